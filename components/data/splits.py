@@ -1,0 +1,67 @@
+"""Split the target domain into a few labelled rows, optional unlabelled rows and a test set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from components.errors import StepstoneError
+
+
+@dataclass(frozen=True)
+class TargetSplit:
+    """Target rows by use. `test` is never used for training, selection or model choice."""
+
+    labelled: pd.DataFrame
+    unlabelled: pd.DataFrame
+    test: pd.DataFrame
+
+
+def split_target(
+    target: pd.DataFrame, label: str, n_labelled: int, n_unlabelled: int = 0, seed: int = 0
+) -> TargetSplit:
+    """Stratified, seeded split: `n_labelled` rows for training, `n_unlabelled` whose labels
+    are hidden, and every remaining row as the test set."""
+    n_rows = len(target)
+    if n_rows == 0:
+        raise StepstoneError(
+            "the target domain is empty: its data.domains.target query matched no rows. "
+            "Fix the query or the data."
+        )
+    if label not in target.columns:
+        raise StepstoneError(
+            f"the target rows have no label column {label!r}; add it or fix data.schema.label.column."
+        )
+    if target[label].isna().any():
+        raise StepstoneError(
+            f"{int(target[label].isna().sum())} target rows have no label in column {label!r}; "
+            "label them or drop them from the target domain."
+        )
+    if n_labelled + n_unlabelled >= n_rows:
+        raise StepstoneError(
+            f"target has {n_rows} rows but target.labelled={n_labelled} and "
+            f"target.unlabelled={n_unlabelled} leave no test rows; lower them."
+        )
+    counts = target[label].value_counts()
+    if len(counts) < 2 or counts.min() < 2:
+        raise StepstoneError(
+            f"target label {label!r} needs at least 2 rows of each class to split, got "
+            f"{counts.to_dict()}; add labelled target rows of the missing class."
+        )
+    labelled, rest = train_test_split(
+        target, train_size=n_labelled, stratify=target[label], random_state=seed
+    )
+    if n_unlabelled:
+        unlabelled, test = train_test_split(
+            rest, train_size=n_unlabelled, stratify=rest[label], random_state=seed
+        )
+        unlabelled = unlabelled.drop(columns=[label])
+    else:
+        unlabelled, test = rest.iloc[:0].drop(columns=[label]), rest
+    return TargetSplit(
+        labelled.reset_index(drop=True),
+        unlabelled.reset_index(drop=True),
+        test.reset_index(drop=True),
+    )

@@ -1,0 +1,68 @@
+"""The Selection table every selector returns, and the shared ordering/chunking logic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from components.errors import StepstoneError
+
+COLUMNS = ["row_id", "score", "order", "chunk", "selected"]
+
+
+class SelectionSpec(BaseModel):
+    """Which selector, how much of the pool to keep, and how many chunks to cut it into."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: str = "discriminator"
+    fraction: float = 0.5
+    chunks: int = 4
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Per pool row: a score (higher = more target-like), an `order` from source-like (0)
+    to target-like, a `chunk` index along that order (-1 if not selected), `selected`."""
+
+    table: pd.DataFrame
+
+    @property
+    def selected_ids(self) -> np.ndarray:
+        return self.table.loc[self.table["selected"], "row_id"].to_numpy()
+
+
+def from_scores(row_ids: np.ndarray, scores: np.ndarray, spec: SelectionSpec) -> Selection:
+    """Keep the top `fraction` of the pool by score; order and chunk the kept rows."""
+    n_pool = len(row_ids)
+    n_keep = int(round(spec.fraction * n_pool))
+    check_pool(n_pool, spec)
+    n_keep = max(n_keep, spec.chunks)
+    order = np.empty(n_pool, dtype=np.int64)
+    order[np.argsort(scores, kind="stable")] = np.arange(n_pool)
+    selected = order >= n_pool - n_keep
+    chunk = np.full(n_pool, -1, dtype=np.int64)
+    rank_in_kept = order[selected] - (n_pool - n_keep)
+    chunk[selected] = rank_in_kept * spec.chunks // n_keep
+    table = pd.DataFrame(
+        {"row_id": row_ids, "score": scores, "order": order, "chunk": chunk, "selected": selected}
+    )
+    return Selection(table.sort_values("order", ignore_index=True))
+
+
+def check_pool(n_pool: int, spec: SelectionSpec) -> None:
+    """Fail early when the pool cannot be cut as configured."""
+    if not 0.0 < spec.fraction <= 1.0:
+        raise StepstoneError(
+            f"selection.fraction must be in (0, 1], got {spec.fraction}; set it in the scenario YAML."
+        )
+    if spec.chunks < 1:
+        raise StepstoneError(f"selection.chunks must be at least 1, got {spec.chunks}.")
+    if n_pool < spec.chunks:
+        raise StepstoneError(
+            f"the intermediate pool has {n_pool} rows, fewer than selection.chunks={spec.chunks}; "
+            "add pool rows or lower selection.chunks."
+        )

@@ -1,0 +1,99 @@
+"""`stepstone` command line: run, validate, lineage, score."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from pipelines.settings import configure_offline
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pipelines.flow import stepstone
+
+    summary = stepstone(config_path=str(args.config) if args.config else None)
+    print(summary["table"])
+    model = summary["registered_model"]
+    print(f"registered {model['name']} v{model['version']} aliases={model['aliases']}: {model['reason']}")
+    print(f"MLflow parent run {summary['parent_run_id']} in experiment {summary['experiment']}")
+    if args.summary_json:
+        Path(args.summary_json).write_text(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from pipelines.validate_only import validate_config
+
+    ok, report = validate_config(args.config)
+    print(report)
+    return 0 if ok else 1
+
+
+def _lineage(args: argparse.Namespace) -> int:
+    from pipelines import tracking
+    from pipelines.lineage import lineage
+
+    tracking.configure()
+    info = lineage(args.model_uri)
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    model = info["model"]
+    print(f"model     {model['name']} v{model['version']}  aliases={model['aliases']}")
+    for key, value in info["lineage"].items():
+        print(f"{key:<20}{value}")
+    if info["parent_run"]:
+        for key, value in sorted(info["parent_run"]["metrics"].items()):
+            print(f"{key:<20}{value:.4f}")
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from pipelines import tracking
+    from pipelines.scoring import score_csv
+
+    tracking.configure()
+    n = score_csv(args.model, args.input, args.output, separator=args.separator)
+    print(f"scored {n} rows -> {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stepstone", description="Transitive transfer learning pipelines.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the whole pipeline for a scenario and register the model")
+    run.add_argument("--config", type=Path, help="scenario YAML (default: configs/loan_marketing.yaml)")
+    run.add_argument("--summary-json", type=Path, help="write the run summary (run id, model, metrics) here")
+    run.set_defaults(func=_run)
+    val = sub.add_parser("validate", help="check a scenario's config and data without training")
+    val.add_argument("--config", type=Path, help="scenario YAML (default: configs/loan_marketing.yaml)")
+    val.set_defaults(func=_validate)
+    lin = sub.add_parser("lineage", help="show which data, code, config and parent model made a model")
+    lin.add_argument("model_uri", help="models:/NAME@ALIAS or models:/NAME/VERSION")
+    lin.add_argument("--json", action="store_true", help="print JSON")
+    lin.set_defaults(func=_lineage)
+    score = sub.add_parser("score", help="score a CSV of raw rows into a ranked customer list")
+    score.add_argument("--model", required=True, help="model URI, e.g. models:/stepstone-loan-marketing@champion")
+    score.add_argument("--input", required=True, type=Path, help="CSV of raw rows (may be gzipped)")
+    score.add_argument("--output", required=True, type=Path, help="CSV to write, best prospects first")
+    score.add_argument("--separator", default=None, help="input separator (default: sniffed , or ;)")
+    score.set_defaults(func=_score)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    configure_offline()
+    args = build_parser().parse_args(argv)
+    from components.errors import StepstoneError
+
+    try:
+        return args.func(args)
+    except StepstoneError as error:
+        print(f"stepstone: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""The scenario configuration: one YAML file per use case, validated by pydantic.
+
+Every knob has a default; unknown keys are errors that name the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from components.adaptation import AdaptSpec
+from components.data.loading import DerivedColumn
+from components.data.schema import TableSchema
+from components.errors import StepstoneError
+from components.models.tabular_mlp import MLPSpec
+from components.models.training import TrainSpec
+from components.selection import SelectionSpec
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO_ROOT / "configs" / "loan_marketing.yaml"
+DOMAINS = ("source", "intermediate", "target")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(Strict):
+    """Where the table is, how to read it, and how to cut it into domains."""
+
+    path: Path
+    separator: str = ","
+    drop: list[str] = Field(default_factory=list)
+    derive: list[DerivedColumn] = Field(default_factory=list)
+    domains: dict[str, str]
+    schema_: TableSchema = Field(alias="schema")
+
+    @field_validator("domains")
+    @classmethod
+    def _three_domains(cls, domains: dict[str, str]) -> dict[str, str]:
+        if set(domains) != set(DOMAINS):
+            raise ValueError(f"data.domains must define exactly {list(DOMAINS)}, got {list(domains)}")
+        return domains
+
+
+class TargetConfig(Strict):
+    """How the target domain is split. Rows not labelled or unlabelled are the test set."""
+
+    labelled: int = 100
+    unlabelled: int = 0
+    min_labelled: int = 20
+
+
+class ValidationConfig(Strict):
+    """Thresholds for the data checks (the labelled target uses target.min_labelled)."""
+
+    min_rows: int = 50
+
+
+class EvaluationConfig(Strict):
+    bootstrap: int = 1000
+    ci_level: float = 0.95
+
+
+class RegistryConfig(Strict):
+    model_name: str = "stepstone"
+
+
+class PipelineConfig(Strict):
+    """A whole scenario: data, domains, model, stages and registry."""
+
+    name: str
+    seed: int = 0
+    device: str = "auto"
+    data: DataConfig
+    target: TargetConfig = TargetConfig()
+    validation: ValidationConfig = ValidationConfig()
+    model: MLPSpec = MLPSpec()
+    pretrain: TrainSpec = TrainSpec(epochs=8)
+    selection: SelectionSpec = SelectionSpec()
+    adaptation: AdaptSpec = AdaptSpec(train=TrainSpec(epochs=20, lr=5e-4))
+    evaluation: EvaluationConfig = EvaluationConfig()
+    registry: RegistryConfig = RegistryConfig()
+
+    @property
+    def schema(self) -> TableSchema:
+        return self.data.schema_
+
+    def resolved(self) -> dict:
+        """The full configuration with defaults filled in, as plain JSON types."""
+        return self.model_dump(mode="json", by_alias=True)
+
+    def config_hash(self) -> str:
+        """Short digest of the resolved configuration (stable key order)."""
+        text = json.dumps(self.resolved(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def data_path(self) -> Path:
+        """data.path, resolved against the repository root when relative."""
+        path = self.data.path
+        return path if path.is_absolute() else REPO_ROOT / path
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            lines.append(f"  {where}: unknown key; remove it or fix its spelling")
+        elif item["type"] == "missing":
+            lines.append(f"  {where}: required key is missing")
+        else:
+            lines.append(f"  {where}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path | None = None, overrides: dict | None = None) -> PipelineConfig:
+    """Read and validate a scenario YAML (default: the loan-marketing case)."""
+    path = Path(path) if path else DEFAULT_CONFIG
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise StepstoneError(f"config file not found: {path}. Pass an existing YAML with --config.")
+    except OSError as exc:
+        raise StepstoneError(f"cannot read config {path}: {exc}.") from exc
+    except yaml.YAMLError as exc:
+        raise StepstoneError(f"config {path} is not valid YAML: {exc}. Fix the syntax.") from exc
+    if not isinstance(raw, dict):
+        raise StepstoneError(f"config {path} must be a YAML mapping of keys, got {type(raw).__name__}.")
+    for dotted, value in (overrides or {}).items():
+        node = raw
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    try:
+        return PipelineConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise StepstoneError(f"config {path} is invalid:\n{_describe(exc)}") from exc

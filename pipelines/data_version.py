@@ -1,0 +1,80 @@
+"""DVC wiring: make sure the exact tracked data version is on disk, and report its digest."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from components.errors import StepstoneError
+
+
+@dataclass(frozen=True)
+class DataVersion:
+    """What identifies the input data of a run."""
+
+    path: str
+    md5: str  # md5 of the file's bytes (DVC's own file hash)
+    dvc_file: str | None  # the .dvc file that tracks it, if any
+    dvc_md5: str | None  # the md5 recorded there (a `.dir` hash for a tracked folder)
+
+    def tags(self) -> dict[str, str]:
+        return {"data_md5": self.md5, "dvc_md5": self.dvc_md5 or "untracked", "data_path": self.path}
+
+
+def file_md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def find_dvc_file(path: Path) -> Path | None:
+    """The `.dvc` file tracking `path` or one of its parent folders (`data.dvc` for `data/x.csv`)."""
+    path = path.resolve()
+    for candidate in [path, *path.parents]:
+        dvc_file = candidate.with_name(candidate.name + ".dvc")
+        if candidate.name and dvc_file.is_file():
+            return dvc_file
+    return None
+
+
+def _repo_root(dvc_file: Path) -> Path:
+    for parent in dvc_file.parents:
+        if (parent / ".dvc").is_dir():
+            return parent
+    raise StepstoneError(f"{dvc_file} is not inside a DVC repository (no .dvc/ folder above it).")
+
+
+def ensure_data(path: Path) -> DataVersion:
+    """Fetch DVC-tracked data that is missing (`dvc pull`), refuse data that differs from its
+    `.dvc` record, and return the version that the run will use."""
+    dvc_file = find_dvc_file(path)
+    dvc_md5 = None
+    if dvc_file is not None:
+        from dvc.repo import Repo  # slow import, only when the data is DVC-tracked
+
+        with Repo(str(_repo_root(dvc_file))) as repo:
+            if not path.exists():
+                try:
+                    repo.pull(targets=[str(dvc_file)])
+                except Exception as exc:  # DVC raises many kinds; all mean "could not fetch"
+                    raise StepstoneError(
+                        f"{path} is missing and `dvc pull {dvc_file.name}` failed: {exc}. "
+                        "Check the DVC remote (`dvc remote list`)."
+                    ) from exc
+            elif repo.status(targets=[str(dvc_file)]):
+                raise StepstoneError(
+                    f"{path} differs from the version recorded in {dvc_file.name}. Run "
+                    f"`dvc add {dvc_file.with_suffix('').name}` to version your change, or "
+                    f"`dvc checkout {dvc_file.name}` to restore the recorded data."
+                )
+        dvc_md5 = yaml.safe_load(dvc_file.read_text())["outs"][0]["md5"]
+    if not path.is_file():
+        raise StepstoneError(
+            f"data file not found: {path}. Set data.path in the scenario YAML to an existing CSV."
+        )
+    return DataVersion(str(path), file_md5(path), str(dvc_file) if dvc_file else None, dvc_md5)

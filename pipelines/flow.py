@@ -1,0 +1,102 @@
+"""The stepstone flow: validate -> pretrain_source -> select_intermediate -> adapt_target
+-> evaluate -> register, with one MLflow parent run and a nested run per stage."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import mlflow
+import yaml
+from prefect import flow, runtime
+
+from components.errors import StepstoneError
+from pipelines import tracking
+from pipelines.config import PipelineConfig, load_config
+from pipelines.lineage import git_commit
+from pipelines.settings import quiet_libraries
+from pipelines.stages.adapt import adapt_target
+from pipelines.stages.evaluate import evaluate
+from pipelines.stages.load_data import load_data
+from pipelines.stages.pretrain import pretrain_source
+from pipelines.stages.register import register
+from pipelines.stages.select import select_intermediate
+from pipelines.stages.validate import validate
+
+FALLBACK_EXPERIMENT = "stepstone"
+
+
+def experiment_name(config: PipelineConfig) -> str:
+    return f"stepstone-{config.name}"
+
+
+def _stages(config: PipelineConfig, client, parent_id: str, workdir: str) -> dict:
+    """Run the stages in order; return the run summary."""
+    version = load_data(config, workdir)
+    for key, value in version.tags().items():
+        client.set_tag(parent_id, key, value)
+    validation = validate(config, workdir, parent_id)
+    source = pretrain_source(config, workdir, parent_id)
+    client.set_tag(parent_id, "source_model_uri", source["model_uri"])
+    selection = select_intermediate(config, workdir, parent_id, source["checkpoint"])
+    adapted = adapt_target(config, workdir, parent_id, source["checkpoint"], selection["selection"])
+    evaluation = evaluate(config, workdir, parent_id, source["checkpoint"], adapted["model_uri"])
+    lineage_tags = {
+        **client.get_run(parent_id).data.tags,
+        "parent_run_id": parent_id,
+        "source_run_id": source["run_id"],
+        "selection_run_id": selection["run_id"],
+        "adapt_run_id": adapted["run_id"],
+        "validation": "passed",
+    }
+    lineage_tags = {k: v for k, v in lineage_tags.items() if not k.startswith("mlflow.")}
+    registered = register(config, workdir, parent_id, source, adapted, evaluation, lineage_tags)
+    print(f"\nstepstone {config.name}: arms on {evaluation['test_rows']} target test rows\n{evaluation['table']}")
+    print(f"registered {registered['model_name']} v{registered['version']} aliases={registered['aliases']}: {registered['reason']}")
+    return {
+        "parent_run_id": parent_id,
+        "experiment": experiment_name(config),
+        "data": {"md5": version.md5, "dvc_md5": version.dvc_md5, "path": version.path},
+        "validation": validation,
+        "registered_model": {
+            "name": registered["model_name"], "version": registered["version"], "aliases": registered["aliases"],
+            "promoted": registered["promoted"], "reason": registered["reason"],
+            "source_model": f"{config.registry.model_name}-source/{registered['source_model_version']}",
+        },
+        "model_uri": f"models:/{registered['model_name']}/{registered['version']}",
+        "metrics": evaluation["metrics"],
+        "table": evaluation["table"],
+    }
+
+
+@flow(name="stepstone", log_prints=True)
+def stepstone(config_path: str | None = None, overrides: dict | None = None) -> dict:
+    """Run the whole transitive-transfer pipeline for one scenario YAML."""
+    quiet_libraries()
+    client = tracking.configure()
+    try:
+        config = load_config(config_path, overrides)
+    except StepstoneError as error:
+        # Even a config that cannot be read leaves a FAILED run that says why.
+        run_id = tracking.start_parent(client, FALLBACK_EXPERIMENT, "invalid-config", {"config_path": str(config_path)})
+        tracking.finish(client, run_id, error)
+        raise
+    tags = {
+        "git_commit": git_commit(),
+        "config_hash": config.config_hash(),
+        "prefect_flow_run_id": str(runtime.flow_run.id),
+        "scenario": config.name,
+    }
+    parent_id = tracking.start_parent(client, experiment_name(config), f"{config.name}-{runtime.flow_run.name}", tags)
+    tracking.log_json(config.resolved(), "config/resolved.json", run_id=parent_id)
+    client.log_text(parent_id, yaml.safe_dump(config.resolved(), sort_keys=False), "config/resolved.yaml")
+    client.log_param(parent_id, "seed", config.seed)
+    try:
+        with tempfile.TemporaryDirectory(prefix="stepstone-") as workdir:
+            summary = _stages(config, client, parent_id, workdir)
+    except BaseException as error:
+        tracking.finish(client, parent_id, error)
+        raise
+    tracking.log_json(summary, "summary.json", run_id=parent_id)
+    tracking.finish(client, parent_id)
+    return summary

@@ -1,0 +1,52 @@
+"""Process-wide defaults: offline (no analytics or telemetry) and where MLflow stores runs.
+
+Call `configure_offline()` before importing prefect, mlflow or great_expectations.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+OFFLINE_DEFAULTS = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "true",
+    "GX_ANALYTICS_ENABLED": "false",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "GIT_PYTHON_REFRESH": "quiet",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "MLFLOW_LOGGING_LEVEL": "WARNING",
+}
+
+
+def configure_offline() -> None:
+    """Turn analytics and telemetry off unless the user set these variables themselves,
+    and keep library chatter (MLflow hints, GX temp dirs) out of the terminal."""
+    for key, value in OFFLINE_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    quiet_libraries()
+    warnings.filterwarnings("ignore", message=".*Integer columns in Python cannot represent missing values.*")
+
+
+def quiet_libraries() -> None:
+    """Library INFO chatter off; call again after Prefect has configured logging."""
+    for name in ("great_expectations", "dvc"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI if set, else the sqlite store in the repository's mlruns/."""
+    default = f"sqlite:///{REPO_ROOT / 'mlruns' / 'mlflow.db'}"
+    return os.environ.get("MLFLOW_TRACKING_URI") or default
+
+
+def artifact_location(uri: str, experiment: str) -> str | None:
+    """For a sqlite store, keep artifacts beside the database file; a server decides itself."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    db_path = Path(uri.removeprefix("sqlite:///"))
+    return (db_path.parent / "artifacts" / experiment).resolve().as_uri()

@@ -1,0 +1,1 @@
+"""Prefect tasks, one module per stage. Each wraps components/ and logs to MLflow."""

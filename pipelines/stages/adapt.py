@@ -1,0 +1,43 @@
+"""Stage 4: adapt the source model to the target with the selected pool rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from prefect import task
+
+from components.adaptation import adapt
+from components.data.preprocess import encode_labels
+from components.models import checkpoint
+from components.models.training import Labelled, resolve_device
+from pipelines.config import PipelineConfig
+from pipelines.packaging import log_scorer
+from pipelines.stages.workspace import read_splits
+from pipelines.tracking import log_history, stage_run
+
+
+@task(name="adapt_target")
+def adapt_target(config: PipelineConfig, workdir: str, parent_run_id: str, source_checkpoint: str, selection: str) -> dict:
+    """Train from the source weights on labelled target rows plus labelled selected pool rows;
+    log the adapted model as a raw-row pyfunc."""
+    source_model, preprocessor = checkpoint.load(source_checkpoint)
+    source_model.to(resolve_device(config.device))
+    pool, target = read_splits(workdir, "intermediate", "target_labelled")
+    chosen = pd.read_parquet(selection).query("selected")["row_id"]
+    pool = pool[pool["row_id"].isin(chosen)]
+    label = config.schema.label.column
+    with stage_run(parent_run_id, "adapt_target") as run:
+        mlflow.log_input(mlflow.data.from_pandas(target, name="target_labelled", targets=label), context="training")
+        pool_data = None
+        if label in pool.columns and len(pool):
+            mlflow.log_input(mlflow.data.from_pandas(pool, name="intermediate_selected", targets=label), context="training")
+            pool_data = Labelled.of(preprocessor.transform(pool), encode_labels(pool, config.schema), balance=True)
+        mlflow.log_params({f"adapt_{k}": v for k, v in config.adaptation.model_dump().items()})
+        target_data = Labelled.of(preprocessor.transform(target), encode_labels(target, config.schema), balance=True)
+        model, history = adapt(source_model, target_data, pool_data, config.adaptation, seed=config.seed)
+        log_history(history, "adapt")
+        path = checkpoint.save(Path(workdir) / "adapted.pt", model.cpu(), preprocessor)
+        info = log_scorer(path, target)
+        return {"run_id": run.info.run_id, "checkpoint": str(path), "model_uri": info.model_uri}
