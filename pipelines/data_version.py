@@ -36,9 +36,8 @@ def find_dvc_file(path: Path) -> Path | None:
     """The `.dvc` file tracking `path` or one of its parent folders (`data.dvc` for `data/x.csv`)."""
     path = path.resolve()
     for candidate in [path, *path.parents]:
-        dvc_file = candidate.with_name(candidate.name + ".dvc")
-        if candidate.name and dvc_file.is_file():
-            return dvc_file
+        if candidate.name and candidate.with_name(candidate.name + ".dvc").is_file():
+            return candidate.with_name(candidate.name + ".dvc")
     return None
 
 

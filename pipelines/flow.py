@@ -14,7 +14,6 @@ from components.errors import StepstoneError
 from pipelines import tracking
 from pipelines.config import PipelineConfig, load_config
 from pipelines.lineage import git_commit
-from pipelines.settings import quiet_libraries
 from pipelines.stages.adapt import adapt_target
 from pipelines.stages.evaluate import evaluate
 from pipelines.stages.load_data import load_data
@@ -72,7 +71,6 @@ def _stages(config: PipelineConfig, client, parent_id: str, workdir: str) -> dic
 @flow(name="stepstone", log_prints=True)
 def stepstone(config_path: str | None = None, overrides: dict | None = None) -> dict:
     """Run the whole transitive-transfer pipeline for one scenario YAML."""
-    quiet_libraries()
     client = tracking.configure()
     try:
         config = load_config(config_path, overrides)

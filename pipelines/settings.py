@@ -34,7 +34,8 @@ def configure_offline() -> None:
 
 def quiet_libraries() -> None:
     """Library INFO chatter off; call again after Prefect has configured logging."""
-    for name in ("great_expectations", "dvc"):
+    # GX sets INFO on this one logger at import ("Created temporary directory ...").
+    for name in ("great_expectations", "great_expectations.data_context.types.base", "dvc"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 

@@ -36,7 +36,7 @@ def read_table(path: str | Path, separator: str = ",") -> pd.DataFrame:
         )
     try:
         table = pd.read_csv(path, sep=separator)
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, EOFError) as exc:
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, EOFError) as exc:
         raise StepstoneError(
             f"cannot read {path} as a CSV with separator {separator!r}: {exc}. "
             "Check the file is a (gzipped) CSV and data.separator matches it."
@@ -52,7 +52,12 @@ def read_table(path: str | Path, separator: str = ",") -> pd.DataFrame:
 def month_wraparound(months: pd.Series, start: int) -> pd.Series:
     """Year of each row of a date-ordered month column: `start` plus the number of
     times the month went backwards so far (dec -> mar is a new year)."""
-    unknown = sorted(set(months.dropna().astype(str).str.lower()) - set(MONTHS))
+    if months.isna().any():
+        raise StepstoneError(
+            f"month column {months.name!r} has {int(months.isna().sum())} missing values; the "
+            "year derivation needs a month on every row. Fill them or drop those rows."
+        )
+    unknown = sorted(set(months.astype(str).str.lower()) - set(MONTHS))
     if unknown:
         raise StepstoneError(
             f"month column has values {unknown} that are not month abbreviations "

@@ -42,6 +42,9 @@ class TabularPreprocessor:
 
     @classmethod
     def fit(cls, rows: pd.DataFrame, schema: TableSchema) -> "TabularPreprocessor":
+        missing = [c for c in schema.feature_columns if c not in rows.columns]
+        if missing:
+            raise StepstoneError(f"training rows lack columns {missing} named in data.schema.")
         numeric = rows[list(schema.numeric)].astype("float64")
         scales = numeric.std(ddof=0).replace(0.0, 1.0).fillna(1.0)
         return cls(
@@ -85,6 +88,10 @@ class TabularPreprocessor:
 
 def encode_labels(rows: pd.DataFrame, schema: TableSchema) -> np.ndarray:
     """1.0 for the positive label, 0.0 for the negative one."""
+    if schema.label.column not in rows.columns:
+        raise StepstoneError(
+            f"rows have no label column {schema.label.column!r}; add it or fix data.schema.label."
+        )
     values = rows[schema.label.column]
     allowed = {schema.label.positive, schema.label.negative}
     bad = sorted(set(values.dropna().unique()) - allowed, key=str)

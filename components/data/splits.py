@@ -45,6 +45,14 @@ def split_target(
             f"target.unlabelled={n_unlabelled} leave no test rows; lower them."
         )
     counts = target[label].value_counts()
+    n_classes = len(counts)
+    n_test = n_rows - n_labelled - n_unlabelled
+    if min(n_labelled, n_test) < n_classes or 0 < n_unlabelled < n_classes:
+        raise StepstoneError(
+            f"a stratified target split needs at least {n_classes} rows in each part, got "
+            f"labelled={n_labelled}, unlabelled={n_unlabelled}, test={n_test}; change "
+            "target.labelled / target.unlabelled in the scenario YAML."
+        )
     if len(counts) < 2 or counts.min() < 2:
         raise StepstoneError(
             f"target label {label!r} needs at least 2 rows of each class to split, got "

@@ -23,7 +23,8 @@ def adapt_target(config: PipelineConfig, workdir: str, parent_run_id: str, sourc
     """Train from the source weights on labelled target rows plus labelled selected pool rows;
     log the adapted model as a raw-row pyfunc."""
     source_model, preprocessor = checkpoint.load(source_checkpoint)
-    source_model.to(resolve_device(config.device))
+    device = resolve_device(config.device)
+    source_model.to(device)
     pool, target = read_splits(workdir, "intermediate", "target_labelled")
     chosen = pd.read_parquet(selection).query("selected")["row_id"]
     pool = pool[pool["row_id"].isin(chosen)]
@@ -36,7 +37,7 @@ def adapt_target(config: PipelineConfig, workdir: str, parent_run_id: str, sourc
             pool_data = Labelled.of(preprocessor.transform(pool), encode_labels(pool, config.schema), balance=True)
         mlflow.log_params({f"adapt_{k}": v for k, v in config.adaptation.model_dump().items()})
         target_data = Labelled.of(preprocessor.transform(target), encode_labels(target, config.schema), balance=True)
-        model, history = adapt(source_model, target_data, pool_data, config.adaptation, seed=config.seed)
+        model, history = adapt(source_model, target_data, pool_data, config.adaptation, seed=config.seed, device=device)
         log_history(history, "adapt")
         path = checkpoint.save(Path(workdir) / "adapted.pt", model.cpu(), preprocessor)
         info = log_scorer(path, target)

@@ -29,7 +29,8 @@ def select_intermediate(config: PipelineConfig, workdir: str, parent_run_id: str
         table = selection.table
         path = Path(workdir) / "selection.parquet"
         table.to_parquet(path, index=False)
-        mlflow.log_table(table, "selection/selection.json")
+        table.to_csv(Path(workdir) / "selection.csv", index=False)
+        mlflow.log_artifact(str(Path(workdir) / "selection.csv"), "selection")
         kept = table[table["selected"]]
         mlflow.log_metrics({
             "pool_rows": len(table),

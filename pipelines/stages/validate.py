@@ -15,8 +15,11 @@ from components.validation import (
     validation_summary,
 )
 from pipelines.config import PipelineConfig
+from pipelines.settings import quiet_libraries
 from pipelines.stages.workspace import read_split
 from pipelines.tracking import stage_run
+
+quiet_libraries()  # after importing GX, which raises one of its loggers to INFO
 
 CHECKED = ("source", "intermediate", "target_labelled", "target_test")
 
