@@ -13,10 +13,13 @@ from pipelines.settings import configure_offline
 def _run(args: argparse.Namespace) -> int:
     from pipelines.flow import stepstone
 
-    summary = stepstone(config_path=str(args.config) if args.config else None)
+    overrides = {"seed": args.seed} if args.seed is not None else None
+    summary = stepstone(config_path=str(args.config) if args.config else None, overrides=overrides)
     print(summary["table"])
     model = summary["registered_model"]
-    print(f"registered {model['name']} v{model['version']} aliases={model['aliases']}: {model['reason']}")
+    print(
+        f"registered {model['name']} v{model['version']} aliases={model['aliases']}: {model['reason']}"
+    )
     print(f"MLflow parent run {summary['parent_run_id']} in experiment {summary['experiment']}")
     if args.summary_json:
         Path(args.summary_json).write_text(json.dumps(summary, indent=2, default=str))
@@ -61,24 +64,43 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stepstone", description="Transitive transfer learning pipelines.")
+    parser = argparse.ArgumentParser(
+        prog="stepstone", description="Transitive transfer learning pipelines."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the whole pipeline for a scenario and register the model")
-    run.add_argument("--config", type=Path, help="scenario YAML (default: configs/loan_marketing.yaml)")
-    run.add_argument("--summary-json", type=Path, help="write the run summary (run id, model, metrics) here")
+    run.add_argument(
+        "--config", type=Path, help="scenario YAML (default: configs/loan_marketing.yaml)"
+    )
+    run.add_argument(
+        "--summary-json", type=Path, help="write the run summary (run id, model, metrics) here"
+    )
+    run.add_argument(
+        "--seed", type=int, help="override the scenario's seed (target split and training)"
+    )
     run.set_defaults(func=_run)
     val = sub.add_parser("validate", help="check a scenario's config and data without training")
-    val.add_argument("--config", type=Path, help="scenario YAML (default: configs/loan_marketing.yaml)")
+    val.add_argument(
+        "--config", type=Path, help="scenario YAML (default: configs/loan_marketing.yaml)"
+    )
     val.set_defaults(func=_validate)
-    lin = sub.add_parser("lineage", help="show which data, code, config and parent model made a model")
+    lin = sub.add_parser(
+        "lineage", help="show which data, code, config and parent model made a model"
+    )
     lin.add_argument("model_uri", help="models:/NAME@ALIAS or models:/NAME/VERSION")
     lin.add_argument("--json", action="store_true", help="print JSON")
     lin.set_defaults(func=_lineage)
     score = sub.add_parser("score", help="score a CSV of raw rows into a ranked customer list")
-    score.add_argument("--model", required=True, help="model URI, e.g. models:/stepstone-loan-marketing@champion")
+    score.add_argument(
+        "--model", required=True, help="model URI, e.g. models:/stepstone-loan-marketing@champion"
+    )
     score.add_argument("--input", required=True, type=Path, help="CSV of raw rows (may be gzipped)")
-    score.add_argument("--output", required=True, type=Path, help="CSV to write, best prospects first")
-    score.add_argument("--separator", default=None, help="input separator (default: sniffed , or ;)")
+    score.add_argument(
+        "--output", required=True, type=Path, help="CSV to write, best prospects first"
+    )
+    score.add_argument(
+        "--separator", default=None, help="input separator (default: sniffed , or ;)"
+    )
     score.set_defaults(func=_score)
     return parser
 

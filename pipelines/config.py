@@ -43,7 +43,9 @@ class DataConfig(Strict):
     @classmethod
     def _three_domains(cls, domains: dict[str, str]) -> dict[str, str]:
         if set(domains) != set(DOMAINS):
-            raise ValueError(f"data.domains must define exactly {list(DOMAINS)}, got {list(domains)}")
+            raise ValueError(
+                f"data.domains must define exactly {list(DOMAINS)}, got {list(domains)}"
+            )
         return domains
 
 
@@ -130,7 +132,9 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
     except yaml.YAMLError as exc:
         raise StepstoneError(f"config {path} is not valid YAML: {exc}. Fix the syntax.") from exc
     if not isinstance(raw, dict):
-        raise StepstoneError(f"config {path} must be a YAML mapping of keys, got {type(raw).__name__}.")
+        raise StepstoneError(
+            f"config {path} must be a YAML mapping of keys, got {type(raw).__name__}."
+        )
     for dotted, value in (overrides or {}).items():
         node = raw
         *parents, leaf = dotted.split(".")

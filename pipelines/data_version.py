@@ -21,7 +21,11 @@ class DataVersion:
     dvc_md5: str | None  # the md5 recorded there (a `.dir` hash for a tracked folder)
 
     def tags(self) -> dict[str, str]:
-        return {"data_md5": self.md5, "dvc_md5": self.dvc_md5 or "untracked", "data_path": self.path}
+        return {
+            "data_md5": self.md5,
+            "dvc_md5": self.dvc_md5 or "untracked",
+            "data_path": self.path,
+        }
 
 
 def file_md5(path: Path) -> str:

@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import tempfile
-from pathlib import Path
 
-import mlflow
 import yaml
 from prefect import flow, runtime
 
@@ -50,16 +48,23 @@ def _stages(config: PipelineConfig, client, parent_id: str, workdir: str) -> dic
     }
     lineage_tags = {k: v for k, v in lineage_tags.items() if not k.startswith("mlflow.")}
     registered = register(config, workdir, parent_id, source, adapted, evaluation, lineage_tags)
-    print(f"\nstepstone {config.name}: arms on {evaluation['test_rows']} target test rows\n{evaluation['table']}")
-    print(f"registered {registered['model_name']} v{registered['version']} aliases={registered['aliases']}: {registered['reason']}")
+    print(
+        f"\nstepstone {config.name}: arms on {evaluation['test_rows']} target test rows\n{evaluation['table']}"
+    )
+    print(
+        f"registered {registered['model_name']} v{registered['version']} aliases={registered['aliases']}: {registered['reason']}"
+    )
     return {
         "parent_run_id": parent_id,
         "experiment": experiment_name(config),
         "data": {"md5": version.md5, "dvc_md5": version.dvc_md5, "path": version.path},
         "validation": validation,
         "registered_model": {
-            "name": registered["model_name"], "version": registered["version"], "aliases": registered["aliases"],
-            "promoted": registered["promoted"], "reason": registered["reason"],
+            "name": registered["model_name"],
+            "version": registered["version"],
+            "aliases": registered["aliases"],
+            "promoted": registered["promoted"],
+            "reason": registered["reason"],
             "source_model": f"{config.registry.model_name}-source/{registered['source_model_version']}",
         },
         "model_uri": f"models:/{registered['model_name']}/{registered['version']}",
@@ -76,7 +81,9 @@ def stepstone(config_path: str | None = None, overrides: dict | None = None) -> 
         config = load_config(config_path, overrides)
     except StepstoneError as error:
         # Even a config that cannot be read leaves a FAILED run that says why.
-        run_id = tracking.start_parent(client, FALLBACK_EXPERIMENT, "invalid-config", {"config_path": str(config_path)})
+        run_id = tracking.start_parent(
+            client, FALLBACK_EXPERIMENT, "invalid-config", {"config_path": str(config_path)}
+        )
         tracking.finish(client, run_id, error)
         raise
     tags = {
@@ -85,9 +92,13 @@ def stepstone(config_path: str | None = None, overrides: dict | None = None) -> 
         "prefect_flow_run_id": str(runtime.flow_run.id),
         "scenario": config.name,
     }
-    parent_id = tracking.start_parent(client, experiment_name(config), f"{config.name}-{runtime.flow_run.name}", tags)
+    parent_id = tracking.start_parent(
+        client, experiment_name(config), f"{config.name}-{runtime.flow_run.name}", tags
+    )
     tracking.log_json(config.resolved(), "config/resolved.json", run_id=parent_id)
-    client.log_text(parent_id, yaml.safe_dump(config.resolved(), sort_keys=False), "config/resolved.yaml")
+    client.log_text(
+        parent_id, yaml.safe_dump(config.resolved(), sort_keys=False), "config/resolved.yaml"
+    )
     client.log_param(parent_id, "seed", config.seed)
     try:
         with tempfile.TemporaryDirectory(prefix="stepstone-") as workdir:

@@ -3,23 +3,38 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from components.errors import StepstoneError
 from pipelines.settings import REPO_ROOT
 
 LINEAGE_TAGS = (
-    "git_commit", "data_md5", "dvc_md5", "data_path", "config_hash", "prefect_flow_run_id",
-    "parent_run_id", "source_run_id", "source_model_uri", "source_model_version",
-    "selection_run_id", "adapt_run_id", "validation",
+    "git_commit",
+    "data_md5",
+    "dvc_md5",
+    "data_path",
+    "config_hash",
+    "prefect_flow_run_id",
+    "parent_run_id",
+    "source_run_id",
+    "source_model_uri",
+    "source_model_version",
+    "selection_run_id",
+    "adapt_run_id",
+    "validation",
 )
 
 
 def git_commit() -> str:
     """HEAD's commit, with `+dirty` when the working tree has uncommitted changes."""
+
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
 
     try:
         commit = git("rev-parse", "HEAD")
@@ -32,7 +47,9 @@ def git_commit() -> str:
 def resolve_version(client: MlflowClient, model_uri: str):
     """The registered ModelVersion behind `models:/NAME@ALIAS` or `models:/NAME/VERSION`."""
     if not model_uri.startswith("models:/"):
-        raise StepstoneError(f"{model_uri!r} is not a registry URI; use models:/NAME@ALIAS or models:/NAME/VERSION.")
+        raise StepstoneError(
+            f"{model_uri!r} is not a registry URI; use models:/NAME@ALIAS or models:/NAME/VERSION."
+        )
     ref = model_uri.removeprefix("models:/")
     try:
         if "@" in ref:
@@ -53,17 +70,30 @@ def lineage(model_uri: str) -> dict:
     config = None
     if parent is not None:
         try:
-            config = client.download_artifacts(parent_id, "config/resolved.yaml")
-            config = open(config).read()
-        except Exception:  # an older run without the artifact
+            config = Path(client.download_artifacts(parent_id, "config/resolved.yaml")).read_text()
+        except (MlflowException, OSError):  # a run without the artifact
             config = None
     return {
-        "model": {"name": version.name, "version": version.version, "aliases": list(version.aliases),
-                  "source": version.source, "run_id": version.run_id, "created": version.creation_timestamp},
+        "model": {
+            "name": version.name,
+            "version": version.version,
+            "aliases": list(version.aliases),
+            "source": version.source,
+            "run_id": version.run_id,
+            "created": version.creation_timestamp,
+        },
         "lineage": {k: version.tags.get(k) for k in LINEAGE_TAGS},
-        "parent_run": None if parent is None else {
-            "run_id": parent_id, "status": parent.info.status, "experiment_id": parent.info.experiment_id,
-            "metrics": {k: v for k, v in parent.data.metrics.items() if k.startswith(("transfer_", "target_only_"))},
+        "parent_run": None
+        if parent is None
+        else {
+            "run_id": parent_id,
+            "status": parent.info.status,
+            "experiment_id": parent.info.experiment_id,
+            "metrics": {
+                k: v
+                for k, v in parent.data.metrics.items()
+                if k.startswith(("transfer_", "target_only_"))
+            },
         },
         "config": config,
     }

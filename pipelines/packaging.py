@@ -27,14 +27,18 @@ def requirements() -> list[str]:
     ]
 
 
-def log_scorer(checkpoint_path: Path, example_rows: pd.DataFrame, name: str = "model") -> mlflow.models.model.ModelInfo:
+def log_scorer(
+    checkpoint_path: Path, example_rows: pd.DataFrame, name: str = "model"
+) -> mlflow.models.model.ModelInfo:
     """Log the checkpoint as a pyfunc on the active run, with signature and input example.
 
     The signature takes its column types from `example_rows`, i.e. from the raw table.
     """
     model, preprocessor = checkpoint.load(checkpoint_path)
     example = example_rows[preprocessor.columns].head(5).reset_index(drop=True)
-    output = pd.DataFrame({"score": checkpoint.score_rows(model, preprocessor, example).astype(np.float64)})
+    output = pd.DataFrame(
+        {"score": checkpoint.score_rows(model, preprocessor, example).astype(np.float64)}
+    )
     return mlflow.pyfunc.log_model(
         name=name,
         python_model=str(SCORER),

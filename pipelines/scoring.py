@@ -17,10 +17,14 @@ def read_rows(path: Path, separator: str | None = None) -> pd.DataFrame:
     try:
         return pd.read_csv(path, sep=separator, engine="python" if separator is None else "c")
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, EOFError) as exc:
-        raise StepstoneError(f"cannot read {path} as CSV: {exc}. Check the file or pass --separator.") from exc
+        raise StepstoneError(
+            f"cannot read {path} as CSV: {exc}. Check the file or pass --separator."
+        ) from exc
 
 
-def score_csv(model_uri: str, input_path: Path, output_path: Path, separator: str | None = None) -> int:
+def score_csv(
+    model_uri: str, input_path: Path, output_path: Path, separator: str | None = None
+) -> int:
     """Write the input rows with a `score` column and a `rank` (1 = most likely to respond)."""
     rows = read_rows(Path(input_path), separator)
     try:

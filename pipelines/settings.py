@@ -29,7 +29,9 @@ def configure_offline() -> None:
     for key, value in OFFLINE_DEFAULTS.items():
         os.environ.setdefault(key, value)
     quiet_libraries()
-    warnings.filterwarnings("ignore", message=".*Integer columns in Python cannot represent missing values.*")
+    warnings.filterwarnings(
+        "ignore", message=".*Integer columns in Python cannot represent missing values.*"
+    )
 
 
 def quiet_libraries() -> None:

@@ -34,7 +34,9 @@ def experiment_id(client: MlflowClient, name: str) -> str:
     found = client.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
-    return client.create_experiment(name, artifact_location=artifact_location(client.tracking_uri, name))
+    return client.create_experiment(
+        name, artifact_location=artifact_location(client.tracking_uri, name)
+    )
 
 
 def start_parent(client: MlflowClient, experiment: str, run_name: str, tags: dict[str, str]) -> str:
@@ -51,14 +53,21 @@ def finish(client: MlflowClient, run_id: str, error: BaseException | None = None
 
 
 @contextlib.contextmanager
-def stage_run(parent_run_id: str, stage: str, tags: dict[str, str] | None = None) -> Iterator[mlflow.ActiveRun]:
+def stage_run(
+    parent_run_id: str, stage: str, tags: dict[str, str] | None = None
+) -> Iterator[mlflow.ActiveRun]:
     """A nested run for one stage, active in this thread; FAILED if the block raises."""
     client = MlflowClient()
     parent = client.get_run(parent_run_id)
     child = client.create_run(
         parent.info.experiment_id,
         run_name=stage,
-        tags={MLFLOW_PARENT_RUN_ID: parent_run_id, MLFLOW_RUN_NAME: stage, "stage": stage, **(tags or {})},
+        tags={
+            MLFLOW_PARENT_RUN_ID: parent_run_id,
+            MLFLOW_RUN_NAME: stage,
+            "stage": stage,
+            **(tags or {}),
+        },
     )
     with mlflow.start_run(run_id=child.info.run_id, nested=True) as run:
         yield run
@@ -79,4 +88,6 @@ def log_json(data: object, artifact_file: str, run_id: str | None = None) -> Non
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / Path(artifact_file).name
         path.write_text(json.dumps(data, indent=2, default=str))
-        MlflowClient().log_artifact(run_id, str(path), str(Path(artifact_file).parent) if "/" in artifact_file else None)
+        MlflowClient().log_artifact(
+            run_id, str(path), str(Path(artifact_file).parent) if "/" in artifact_file else None
+        )

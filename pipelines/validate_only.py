@@ -15,6 +15,8 @@ def validate_config(config_path: Path | None) -> tuple[bool, str]:
     config = load_config(config_path)
     version, splits = build_splits(config)
     results, drift = validate_splits(config, splits)
-    report = f"data {version.path} md5 {version.md5} (DVC {version.dvc_md5})\n\n" + render_markdown(results, drift)
+    report = f"data {version.path} md5 {version.md5} (DVC {version.dvc_md5})\n\n" + render_markdown(
+        results, drift
+    )
     ok = all(r.success for r in results)
     return ok, report if ok else report + "\n" + failure_message(results)

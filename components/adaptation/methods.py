@@ -57,29 +57,51 @@ def _mix(target: Labelled, pool: Labelled | None, spec: AdaptSpec) -> Labelled:
     return Labelled(mixed.x, mixed.y, mixed.weight * len(mixed.y) / mixed.weight.sum())
 
 
-def finetune(source: nn.Module, target: Labelled, pool: Labelled | None, spec: AdaptSpec,
-             seed: int, device: torch.device | None = None):
+def finetune(
+    source: nn.Module,
+    target: Labelled,
+    pool: Labelled | None,
+    spec: AdaptSpec,
+    seed: int,
+    device: torch.device | None = None,
+):
     """All layers trained from the source weights."""
     model = copy.deepcopy(source)
     return model, fit(model, _mix(target, pool, spec), spec.train, seed=seed, device=device)
 
 
-def l2sp(source: nn.Module, target: Labelled, pool: Labelled | None, spec: AdaptSpec,
-         seed: int, device: torch.device | None = None):
+def l2sp(
+    source: nn.Module,
+    target: Labelled,
+    pool: Labelled | None,
+    spec: AdaptSpec,
+    seed: int,
+    device: torch.device | None = None,
+):
     """Fine-tuning with the L2-SP penalty toward the source weights."""
     model = copy.deepcopy(source)
     penalty = l2sp_penalty(source, spec.alpha, spec.beta)
-    return model, fit(model, _mix(target, pool, spec), spec.train, seed=seed, penalty=penalty, device=device)
+    return model, fit(
+        model, _mix(target, pool, spec), spec.train, seed=seed, penalty=penalty, device=device
+    )
 
 
 Adapter = Callable[..., tuple[nn.Module, list]]
 ADAPTERS: dict[str, Adapter] = {"finetune": finetune, "l2sp": l2sp}
 
 
-def adapt(source: nn.Module, target: Labelled, pool: Labelled | None, spec: AdaptSpec,
-          seed: int = 0, device: torch.device | None = None):
+def adapt(
+    source: nn.Module,
+    target: Labelled,
+    pool: Labelled | None,
+    spec: AdaptSpec,
+    seed: int = 0,
+    device: torch.device | None = None,
+):
     """Run the adapter named by `spec.method` on `device` (default: cuda if available);
     return (adapted model, per-epoch history)."""
     if spec.method not in ADAPTERS:
-        raise StepstoneError(f"unknown adaptation.method {spec.method!r}; valid: {sorted(ADAPTERS)}.")
+        raise StepstoneError(
+            f"unknown adaptation.method {spec.method!r}; valid: {sorted(ADAPTERS)}."
+        )
     return ADAPTERS[spec.method](source, target, pool, spec, seed, device)

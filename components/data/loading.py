@@ -36,7 +36,13 @@ def read_table(path: str | Path, separator: str = ",") -> pd.DataFrame:
         )
     try:
         table = pd.read_csv(path, sep=separator)
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, EOFError) as exc:
+    except (
+        OSError,
+        UnicodeDecodeError,
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+        EOFError,
+    ) as exc:
         raise StepstoneError(
             f"cannot read {path} as a CSV with separator {separator!r}: {exc}. "
             "Check the file is a (gzipped) CSV and data.separator matches it."

@@ -24,12 +24,14 @@ class Encoded:
     def __len__(self) -> int:
         return len(self.cat)
 
-    def take(self, index: np.ndarray) -> "Encoded":
+    def take(self, index: np.ndarray) -> Encoded:
         return Encoded(self.cat[index], self.num[index])
 
     @staticmethod
-    def concat(parts: list["Encoded"]) -> "Encoded":
-        return Encoded(np.concatenate([p.cat for p in parts]), np.concatenate([p.num for p in parts]))
+    def concat(parts: list[Encoded]) -> Encoded:
+        return Encoded(
+            np.concatenate([p.cat for p in parts]), np.concatenate([p.num for p in parts])
+        )
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class TabularPreprocessor:
     scales: dict[str, float]
 
     @classmethod
-    def fit(cls, rows: pd.DataFrame, schema: TableSchema) -> "TabularPreprocessor":
+    def fit(cls, rows: pd.DataFrame, schema: TableSchema) -> TabularPreprocessor:
         missing = [c for c in schema.feature_columns if c not in rows.columns]
         if missing:
             raise StepstoneError(f"training rows lack columns {missing} named in data.schema.")
@@ -82,7 +84,7 @@ class TabularPreprocessor:
         return {"levels": self.levels, "means": self.means, "scales": self.scales}
 
     @classmethod
-    def from_dict(cls, state: dict) -> "TabularPreprocessor":
+    def from_dict(cls, state: dict) -> TabularPreprocessor:
         return cls(levels=state["levels"], means=state["means"], scales=state["scales"])
 
 

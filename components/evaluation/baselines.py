@@ -31,6 +31,8 @@ def baseline_scores(
 ) -> dict[str, np.ndarray]:
     """P(positive) on `test` for a baseline trained on each arm's rows."""
     return {
-        name: logistic_baseline(rows, schema, seed).predict_proba(test[schema.feature_columns])[:, 1]
+        name: logistic_baseline(rows, schema, seed).predict_proba(test[schema.feature_columns])[
+            :, 1
+        ]
         for name, rows in arms.items()
     }

@@ -61,7 +61,14 @@ def score_histogram(scores: np.ndarray, selected: np.ndarray) -> Figure:
     """A selector's pool scores, kept and dropped rows stacked."""
     fig, (ax,) = _new_figure(1)
     bins = np.linspace(float(scores.min()), float(scores.max()) + 1e-9, 40)
-    ax.hist([scores[selected], scores[~selected]], bins=bins, stacked=True, label=["selected", "not selected"])
-    ax.set(xlabel="selector score (higher = more target-like)", ylabel="pool rows", title="Selection")
+    ax.hist(
+        [scores[selected], scores[~selected]],
+        bins=bins,
+        stacked=True,
+        label=["selected", "not selected"],
+    )
+    ax.set(
+        xlabel="selector score (higher = more target-like)", ylabel="pool rows", title="Selection"
+    )
     ax.legend(fontsize="small")
     return fig

@@ -16,7 +16,14 @@ from components.models.training import predict_proba
 def save(path: Path, model: TabularMLP, preprocessor: TabularPreprocessor) -> Path:
     """Write network shape, weights and preprocessing state (plain types and tensors only)."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"init_args": model.init_args(), "state_dict": state, "preprocessor": preprocessor.to_dict()}, path)
+    torch.save(
+        {
+            "init_args": model.init_args(),
+            "state_dict": state,
+            "preprocessor": preprocessor.to_dict(),
+        },
+        path,
+    )
     return path
 
 
@@ -29,6 +36,8 @@ def load(path: Path | str) -> tuple[TabularMLP, TabularPreprocessor]:
     return model, TabularPreprocessor.from_dict(blob["preprocessor"])
 
 
-def score_rows(model: TabularMLP, preprocessor: TabularPreprocessor, rows: pd.DataFrame) -> np.ndarray:
+def score_rows(
+    model: TabularMLP, preprocessor: TabularPreprocessor, rows: pd.DataFrame
+) -> np.ndarray:
     """P(positive) for raw table rows."""
     return predict_proba(model, preprocessor.transform(rows))

@@ -21,8 +21,9 @@ class MLPSpec(BaseModel):
 class TabularMLP(nn.Module):
     """Binary classifier over (category indices, standardised numbers); returns logits."""
 
-    def __init__(self, cardinalities: list[int], n_numeric: int, spec: MLPSpec = MLPSpec()):
+    def __init__(self, cardinalities: list[int], n_numeric: int, spec: MLPSpec | None = None):
         super().__init__()
+        spec = spec or MLPSpec()
         self.cardinalities = list(cardinalities)
         self.n_numeric = n_numeric
         self.spec = spec
@@ -52,5 +53,5 @@ class TabularMLP(nn.Module):
         }
 
     @classmethod
-    def from_init_args(cls, args: dict) -> "TabularMLP":
+    def from_init_args(cls, args: dict) -> TabularMLP:
         return cls(args["cardinalities"], args["n_numeric"], MLPSpec(**args["spec"]))

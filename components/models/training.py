@@ -1,4 +1,9 @@
-"""Seeded mini-batch training and batched inference for the tabular models."""
+"""Seeded mini-batch training and batched inference, for tabular and image models.
+
+Inputs are either `Encoded` tabular rows (the model is called as `model(cat, num)`) or a
+float array such as images [n, c, h, w] (called as `model(x)`). A model returning logits
+of shape [n] is a binary classifier (BCE); one returning [n, k] is a k-class one (CE).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ from torch import nn
 
 from components.data.preprocess import Encoded
 
+Inputs = Encoded | np.ndarray
+
 
 class TrainSpec(BaseModel):
     """Optimiser settings for one training stage."""
@@ -25,29 +32,53 @@ class TrainSpec(BaseModel):
     weight_decay: float = 1e-4
 
 
+def take(x: Inputs, index: np.ndarray) -> Inputs:
+    """Rows `index` of tabular or array inputs."""
+    return x.take(index) if isinstance(x, Encoded) else x[index]
+
+
+def concat(parts: list[Inputs]) -> Inputs:
+    """Stack inputs of the same kind."""
+    return Encoded.concat(parts) if isinstance(parts[0], Encoded) else np.concatenate(parts)
+
+
+def to_tensors(x: Inputs, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """The positional arguments of the model's forward pass."""
+    if isinstance(x, Encoded):
+        return torch.from_numpy(x.cat).to(device), torch.from_numpy(x.num).to(device)
+    return (torch.as_tensor(x, dtype=torch.float32).to(device),)
+
+
 @dataclass(frozen=True)
 class Labelled:
-    """Encoded rows with labels in {0, 1} and a weight per row."""
+    """Inputs with labels ({0, 1} for binary, class indices for k classes) and row weights."""
 
-    x: Encoded
+    x: Inputs
     y: np.ndarray
     weight: np.ndarray
 
     @classmethod
-    def of(cls, x: Encoded, y: np.ndarray, balance: bool = False) -> "Labelled":
-        """Rows with unit weights, or with class-balanced weights (each class sums to n/2) so
-        that a domain's base rate does not have to be explained by its features."""
-        y = y.astype(np.float32)
+    def of(cls, x: Inputs, y: np.ndarray, balance: bool = False) -> Labelled:
+        """Rows with unit weights, or class-balanced weights (each of k classes sums to n/k)
+        so that a domain's class mix does not have to be explained by its features."""
         weight = np.ones(len(y), dtype=np.float32)
-        n_pos = float(y.sum())
-        if balance and 0 < n_pos < len(y):
-            weight = np.where(y == 1, len(y) / (2 * n_pos), len(y) / (2 * (len(y) - n_pos)))
-        return cls(x, y, weight.astype(np.float32))
+        if balance:
+            classes, counts = np.unique(y, return_counts=True)
+            if len(classes) > 1:
+                per_class = dict(zip(classes.tolist(), (len(y) / (len(classes) * counts)).tolist()))
+                weight = np.array([per_class[v] for v in y.tolist()], dtype=np.float32)
+        return cls(x, y, weight)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def take(self, index: np.ndarray) -> Labelled:
+        return Labelled(take(self.x, index), self.y[index], self.weight[index])
 
     @staticmethod
-    def concat(parts: list["Labelled"]) -> "Labelled":
+    def concat(parts: list[Labelled]) -> Labelled:
         return Labelled(
-            Encoded.concat([p.x for p in parts]),
+            concat([p.x for p in parts]),
             np.concatenate([p.y for p in parts]),
             np.concatenate([p.weight for p in parts]),
         )
@@ -71,8 +102,11 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def _tensors(x: Encoded, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    return torch.from_numpy(x.cat).to(device), torch.from_numpy(x.num).to(device)
+def classification_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-row loss: BCE for [n] logits, cross-entropy for [n, k]."""
+    if logits.ndim == 1:
+        return nn.functional.binary_cross_entropy_with_logits(logits, y.float(), reduction="none")
+    return nn.functional.cross_entropy(logits, y.long(), reduction="none")
 
 
 def fit(
@@ -84,11 +118,13 @@ def fit(
     penalty: Penalty | None = None,
     device: torch.device | None = None,
 ) -> list[dict[str, float]]:
-    """Train `model` in place with weighted BCE (+ optional penalty); return per-epoch losses."""
+    """Train `model` in place with the weighted loss (+ optional penalty); return per-epoch losses."""
+    if len(data) == 0:
+        raise ValueError("fit needs at least one labelled row")
     device = device or resolve_device()
     generator = seed_everything(seed)
     model.to(device).train()
-    cat, num = _tensors(data.x, device)
+    inputs = to_tensors(data.x, device)
     y = torch.from_numpy(data.y).to(device)
     w = torch.from_numpy(data.weight).to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
@@ -98,34 +134,50 @@ def fit(
         total, total_penalty, batches = 0.0, 0.0, 0
         for start in range(0, len(y), spec.batch_size):
             idx = order[start : start + spec.batch_size]
-            logits = model(cat[idx], num[idx])
-            losses = nn.functional.binary_cross_entropy_with_logits(logits, y[idx], reduction="none")
+            losses = classification_loss(model(*(t[idx] for t in inputs)), y[idx])
             loss = (losses * w[idx]).sum() / w[idx].sum()
             extra = penalty(model) if penalty is not None else torch.zeros((), device=device)
             optimiser.zero_grad(set_to_none=True)
             (loss + extra).backward()
             optimiser.step()
-            total, total_penalty, batches = total + loss.item(), total_penalty + extra.item(), batches + 1
-        history.append({"epoch": epoch, "loss": total / batches, "penalty": total_penalty / batches})
+            total, total_penalty, batches = (
+                total + loss.item(),
+                total_penalty + extra.item(),
+                batches + 1,
+            )
+        history.append(
+            {"epoch": epoch, "loss": total / batches, "penalty": total_penalty / batches}
+        )
     model.eval()
     return history
 
 
 @torch.no_grad()
-def predict_proba(model: nn.Module, x: Encoded, batch_size: int = 4096) -> np.ndarray:
-    """P(positive) for each row."""
+def _batched(
+    fn: Callable[..., torch.Tensor], model: nn.Module, x: Inputs, batch_size: int
+) -> np.ndarray:
     model.eval()
-    device = next(model.parameters()).device
-    cat, num = _tensors(x, device)
-    out = [torch.sigmoid(model(cat[i : i + batch_size], num[i : i + batch_size])) for i in range(0, len(cat), batch_size)]
-    return torch.cat(out).cpu().numpy() if out else np.zeros(0, dtype=np.float32)
+    inputs = to_tensors(x, next(model.parameters()).device)
+    n = len(inputs[0])
+    return (
+        torch.cat([fn(*(t[i : i + batch_size] for t in inputs)) for i in range(0, n, batch_size)])
+        .cpu()
+        .numpy()
+    )
 
 
-@torch.no_grad()
-def embed(model: nn.Module, x: Encoded, batch_size: int = 4096) -> np.ndarray:
-    """The model's learned features (trunk output) for each row."""
-    model.eval()
-    device = next(model.parameters()).device
-    cat, num = _tensors(x, device)
-    out = [model.features(cat[i : i + batch_size], num[i : i + batch_size]) for i in range(0, len(cat), batch_size)]
-    return torch.cat(out).cpu().numpy()
+def predict_proba(model: nn.Module, x: Inputs, batch_size: int = 4096) -> np.ndarray:
+    """P(positive) [n] for a binary model, class probabilities [n, k] for a k-class one."""
+
+    def probabilities(*batch: torch.Tensor) -> torch.Tensor:
+        logits = model(*batch)
+        return torch.sigmoid(logits) if logits.ndim == 1 else torch.softmax(logits, dim=1)
+
+    return (
+        _batched(probabilities, model, x, batch_size) if len(x) else np.zeros(0, dtype=np.float32)
+    )
+
+
+def embed(model: nn.Module, x: Inputs, batch_size: int = 4096) -> np.ndarray:
+    """The model's learned features (`model.features`) for each row."""
+    return _batched(model.features, model, x, batch_size)

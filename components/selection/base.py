@@ -38,7 +38,7 @@ class Selection:
 def from_scores(row_ids: np.ndarray, scores: np.ndarray, spec: SelectionSpec) -> Selection:
     """Keep the top `fraction` of the pool by score; order and chunk the kept rows."""
     n_pool = len(row_ids)
-    n_keep = int(round(spec.fraction * n_pool))
+    n_keep = round(spec.fraction * n_pool)
     check_pool(n_pool, spec)
     n_keep = max(n_keep, spec.chunks)
     order = np.empty(n_pool, dtype=np.int64)

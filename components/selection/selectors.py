@@ -18,8 +18,12 @@ Selector = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, SelectionSp
 
 
 def discriminator(
-    source: np.ndarray, pool: np.ndarray, target: np.ndarray, pool_ids: np.ndarray,
-    spec: SelectionSpec, seed: int,
+    source: np.ndarray,
+    pool: np.ndarray,
+    target: np.ndarray,
+    pool_ids: np.ndarray,
+    spec: SelectionSpec,
+    seed: int,
 ) -> Selection:
     """Score each pool row by p(target | x) from a source-vs-target domain classifier
     (class-balanced logistic regression on standardised features), as IDOL does."""
@@ -33,8 +37,12 @@ def discriminator(
 
 
 def take_all(
-    source: np.ndarray, pool: np.ndarray, target: np.ndarray, pool_ids: np.ndarray,
-    spec: SelectionSpec, seed: int,
+    source: np.ndarray,
+    pool: np.ndarray,
+    target: np.ndarray,
+    pool_ids: np.ndarray,
+    spec: SelectionSpec,
+    seed: int,
 ) -> Selection:
     """Baseline: the whole pool, in random order."""
     scores = np.random.default_rng(seed).random(len(pool_ids))
@@ -42,8 +50,12 @@ def take_all(
 
 
 def random_subset(
-    source: np.ndarray, pool: np.ndarray, target: np.ndarray, pool_ids: np.ndarray,
-    spec: SelectionSpec, seed: int,
+    source: np.ndarray,
+    pool: np.ndarray,
+    target: np.ndarray,
+    pool_ids: np.ndarray,
+    spec: SelectionSpec,
+    seed: int,
 ) -> Selection:
     """Baseline: a random `fraction` of the pool, in random order."""
     scores = np.random.default_rng(seed).random(len(pool_ids))
@@ -58,8 +70,12 @@ SELECTORS: dict[str, Selector] = {
 
 
 def select(
-    source: np.ndarray, pool: np.ndarray, target: np.ndarray, pool_ids: np.ndarray,
-    spec: SelectionSpec, seed: int = 0,
+    source: np.ndarray,
+    pool: np.ndarray,
+    target: np.ndarray,
+    pool_ids: np.ndarray,
+    spec: SelectionSpec,
+    seed: int = 0,
 ) -> Selection:
     """Run the selector named by `spec.method` after checking its inputs."""
     if spec.method not in SELECTORS:

@@ -19,7 +19,9 @@ from pipelines.tracking import log_history, stage_run
 
 
 @task(name="adapt_target")
-def adapt_target(config: PipelineConfig, workdir: str, parent_run_id: str, source_checkpoint: str, selection: str) -> dict:
+def adapt_target(
+    config: PipelineConfig, workdir: str, parent_run_id: str, source_checkpoint: str, selection: str
+) -> dict:
     """Train from the source weights on labelled target rows plus labelled selected pool rows;
     log the adapted model as a raw-row pyfunc."""
     source_model, preprocessor = checkpoint.load(source_checkpoint)
@@ -30,14 +32,26 @@ def adapt_target(config: PipelineConfig, workdir: str, parent_run_id: str, sourc
     pool = pool[pool["row_id"].isin(chosen)]
     label = config.schema.label.column
     with stage_run(parent_run_id, "adapt_target") as run:
-        mlflow.log_input(mlflow.data.from_pandas(target, name="target_labelled", targets=label), context="training")
+        mlflow.log_input(
+            mlflow.data.from_pandas(target, name="target_labelled", targets=label),
+            context="training",
+        )
         pool_data = None
         if label in pool.columns and len(pool):
-            mlflow.log_input(mlflow.data.from_pandas(pool, name="intermediate_selected", targets=label), context="training")
-            pool_data = Labelled.of(preprocessor.transform(pool), encode_labels(pool, config.schema), balance=True)
+            mlflow.log_input(
+                mlflow.data.from_pandas(pool, name="intermediate_selected", targets=label),
+                context="training",
+            )
+            pool_data = Labelled.of(
+                preprocessor.transform(pool), encode_labels(pool, config.schema), balance=True
+            )
         mlflow.log_params({f"adapt_{k}": v for k, v in config.adaptation.model_dump().items()})
-        target_data = Labelled.of(preprocessor.transform(target), encode_labels(target, config.schema), balance=True)
-        model, history = adapt(source_model, target_data, pool_data, config.adaptation, seed=config.seed, device=device)
+        target_data = Labelled.of(
+            preprocessor.transform(target), encode_labels(target, config.schema), balance=True
+        )
+        model, history = adapt(
+            source_model, target_data, pool_data, config.adaptation, seed=config.seed, device=device
+        )
         log_history(history, "adapt")
         path = checkpoint.save(Path(workdir) / "adapted.pt", model.cpu(), preprocessor)
         info = log_scorer(path, target)

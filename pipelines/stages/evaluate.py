@@ -25,36 +25,68 @@ from pipelines.config import PipelineConfig
 from pipelines.stages.workspace import read_splits
 from pipelines.tracking import stage_run
 
-SHOWN = ["auc", "auc_lo", "auc_hi", "pr_auc", "log_loss", "lift_top10", "response_top10", "lift_top20", "response_top20"]
+SHOWN = [
+    "auc",
+    "auc_lo",
+    "auc_hi",
+    "pr_auc",
+    "log_loss",
+    "lift_top10",
+    "response_top10",
+    "lift_top20",
+    "response_top20",
+]
 
 
-def score_arms(config: PipelineConfig, workdir: str, source_checkpoint: str, transfer_uri: str) -> dict[str, np.ndarray]:
+def score_arms(
+    config: PipelineConfig, workdir: str, source_checkpoint: str, transfer_uri: str
+) -> dict[str, np.ndarray]:
     """Test-row scores of the baselines, the source model and the logged transfer model."""
     source, target, test = read_splits(workdir, "source", "target_labelled", "target_test")
     arms = {"target_only": target, "source_only": source, "pooled": pd.concat([source, target])}
     scores = baseline_scores(arms, test, config.schema, seed=config.seed)
     scores["source_model"] = checkpoint.score_rows(*checkpoint.load(source_checkpoint), test)
     # The transfer arm is scored through the logged pyfunc, exactly as it will be served.
-    scores["transfer"] = mlflow.pyfunc.load_model(transfer_uri).predict(test[config.schema.feature_columns])["score"].to_numpy()
+    scores["transfer"] = (
+        mlflow.pyfunc.load_model(transfer_uri)
+        .predict(test[config.schema.feature_columns])["score"]
+        .to_numpy()
+    )
     return scores
 
 
 @task(name="evaluate")
-def evaluate(config: PipelineConfig, workdir: str, parent_run_id: str, source_checkpoint: str, transfer_uri: str) -> dict:
+def evaluate(
+    config: PipelineConfig,
+    workdir: str,
+    parent_run_id: str,
+    source_checkpoint: str,
+    transfer_uri: str,
+) -> dict:
     """Log metrics, intervals, ROC and gain/lift charts and the comparison table."""
     (test,) = read_splits(workdir, "target_test")
     y = encode_labels(test, config.schema)
     alpha = 1.0 - config.evaluation.ci_level
     with stage_run(parent_run_id, "evaluate") as run:
-        mlflow.log_input(mlflow.data.from_pandas(test, name="target_test", targets=config.schema.label.column), context="testing")
+        mlflow.log_input(
+            mlflow.data.from_pandas(test, name="target_test", targets=config.schema.label.column),
+            context="testing",
+        )
         scores = score_arms(config, workdir, source_checkpoint, transfer_uri)
         metrics = {arm: binary_metrics(y, s) for arm, s in scores.items()}
-        cis = {arm: bootstrap_ci(y, s, n_boot=config.evaluation.bootstrap, alpha=alpha, seed=config.seed) for arm, s in scores.items()}
+        cis = {
+            arm: bootstrap_ci(
+                y, s, n_boot=config.evaluation.bootstrap, alpha=alpha, seed=config.seed
+            )
+            for arm, s in scores.items()
+        }
         table = comparison_table(metrics, cis)
         flat = {f"{arm}_{k}": v for arm, row in metrics.items() for k, v in row.items()}
         mlflow.log_metrics(flat)
         now = int(time.time() * 1000)
-        mlflow.MlflowClient().log_batch(parent_run_id, metrics=[mlflow.entities.Metric(k, v, now, 0) for k, v in flat.items()])
+        mlflow.MlflowClient().log_batch(
+            parent_run_id, metrics=[mlflow.entities.Metric(k, v, now, 0) for k, v in flat.items()]
+        )
         mlflow.log_table(table.reset_index(), "evaluation/comparison.json")
         mlflow.log_text(to_markdown(table), "evaluation/comparison.md")
         mlflow.log_figure(roc_figure(y, scores), "evaluation/roc.png")
@@ -66,4 +98,9 @@ def evaluate(config: PipelineConfig, workdir: str, parent_run_id: str, source_ch
             description=f"Arms on {len(test)} target test rows, run {parent_run_id}",
         )
         create_markdown_artifact(key="stepstone-comparison-md", markdown=to_markdown(shown))
-        return {"run_id": run.info.run_id, "test_rows": len(test), "metrics": metrics, "table": to_markdown(shown)}
+        return {
+            "run_id": run.info.run_id,
+            "test_rows": len(test),
+            "metrics": metrics,
+            "table": to_markdown(shown),
+        }

@@ -19,8 +19,11 @@ def build_splits(config: PipelineConfig) -> tuple[DataVersion, dict[str, pd.Data
     table = table.drop(columns=[c for c in config.data.drop if c in table.columns])
     domains = split_domains(add_derived(table, config.data.derive), config.data.domains)
     target = split_target(
-        domains["target"], config.schema.label.column, config.target.labelled,
-        config.target.unlabelled, seed=config.seed,
+        domains["target"],
+        config.schema.label.column,
+        config.target.labelled,
+        config.target.unlabelled,
+        seed=config.seed,
     )
     return version, {
         "source": domains["source"],

@@ -23,13 +23,20 @@ def pretrain_source(config: PipelineConfig, workdir: str, parent_run_id: str) ->
     checkpoint is and the logged model's URI."""
     source = read_split(workdir, "source")
     with stage_run(parent_run_id, "pretrain_source") as run:
-        mlflow.log_input(mlflow.data.from_pandas(source, name="source", targets=config.schema.label.column), context="training")
+        mlflow.log_input(
+            mlflow.data.from_pandas(source, name="source", targets=config.schema.label.column),
+            context="training",
+        )
         mlflow.log_params({"model": config.model.model_dump_json(), **config.pretrain.model_dump()})
         preprocessor = TabularPreprocessor.fit(source, config.schema)
         seed_everything(config.seed)  # the initial weights depend on the seed too
         model = TabularMLP(preprocessor.cardinalities, len(preprocessor.means), config.model)
-        data = Labelled.of(preprocessor.transform(source), encode_labels(source, config.schema), balance=True)
-        history = fit(model, data, config.pretrain, seed=config.seed, device=resolve_device(config.device))
+        data = Labelled.of(
+            preprocessor.transform(source), encode_labels(source, config.schema), balance=True
+        )
+        history = fit(
+            model, data, config.pretrain, seed=config.seed, device=resolve_device(config.device)
+        )
         log_history(history, "pretrain")
         path = checkpoint.save(Path(workdir) / "source.pt", model.cpu(), preprocessor)
         info = log_scorer(path, source)

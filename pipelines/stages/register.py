@@ -17,7 +17,9 @@ from pipelines.stages.workspace import read_split
 from pipelines.tracking import stage_run
 
 
-def champion_auc(client: MlflowClient, name: str, config: PipelineConfig, workdir: str) -> tuple[str | None, float | None]:
+def champion_auc(
+    client: MlflowClient, name: str, config: PipelineConfig, workdir: str
+) -> tuple[str | None, float | None]:
     """The current champion's version and its AUC on this run's test rows (None if no champion)."""
     try:
         version = client.get_model_version_by_alias(name, "champion")
@@ -25,7 +27,11 @@ def champion_auc(client: MlflowClient, name: str, config: PipelineConfig, workdi
         return None, None
     test = read_split(workdir, "target_test")
     try:
-        scores = mlflow.pyfunc.load_model(f"models:/{name}@champion").predict(test[config.schema.feature_columns])["score"].to_numpy()
+        scores = (
+            mlflow.pyfunc.load_model(f"models:/{name}@champion")
+            .predict(test[config.schema.feature_columns])["score"]
+            .to_numpy()
+        )
     except Exception as exc:  # unloadable (older code) or incompatible with the new data
         raise StepstoneError(
             f"the current champion {name} v{version.version} cannot score this run's test rows "
@@ -39,9 +45,15 @@ def decide(challenger: float, baseline: float, champion: float | None) -> tuple[
     """Promote only a model that beats the bar; say why either way."""
     if champion is None:
         ok = challenger > baseline
-        return ok, f"first version: challenger AUC {challenger:.4f} {'>' if ok else '<='} target-only {baseline:.4f}"
+        return (
+            ok,
+            f"first version: challenger AUC {challenger:.4f} {'>' if ok else '<='} target-only {baseline:.4f}",
+        )
     ok = challenger > champion
-    return ok, f"challenger AUC {challenger:.4f} {'>' if ok else '<='} champion {champion:.4f} on the same test rows"
+    return (
+        ok,
+        f"challenger AUC {challenger:.4f} {'>' if ok else '<='} champion {champion:.4f} on the same test rows",
+    )
 
 
 def register_source(client: MlflowClient, name: str, source: dict, tags: dict[str, str]) -> str:
@@ -52,15 +64,24 @@ def register_source(client: MlflowClient, name: str, source: dict, tags: dict[st
 
 
 @task(name="register")
-def register(config: PipelineConfig, workdir: str, parent_run_id: str, source: dict, adapted: dict,
-             evaluation: dict, lineage_tags: dict[str, str]) -> dict:
+def register(
+    config: PipelineConfig,
+    workdir: str,
+    parent_run_id: str,
+    source: dict,
+    adapted: dict,
+    evaluation: dict,
+    lineage_tags: dict[str, str],
+) -> dict:
     """Register source and adapted models with lineage tags; move aliases; log the decision."""
     client = MlflowClient()
     name = config.registry.model_name
     metrics = evaluation["metrics"]
     with stage_run(parent_run_id, "register"):
         champion_version, champion = champion_auc(client, name, config, workdir)
-        promote, reason = decide(metrics["transfer"]["auc"], metrics["target_only"]["auc"], champion)
+        promote, reason = decide(
+            metrics["transfer"]["auc"], metrics["target_only"]["auc"], champion
+        )
         source_version = register_source(client, f"{name}-source", source, lineage_tags)
         tags = {**lineage_tags, "source_model_version": f"{name}-source/{source_version}"}
         version = mlflow.register_model(adapted["model_uri"], name, tags=tags).version
@@ -68,12 +89,19 @@ def register(config: PipelineConfig, workdir: str, parent_run_id: str, source: d
         if promote:
             client.set_registered_model_alias(name, "champion", version)
         decision = {
-            "model_name": name, "version": version, "promoted": promote, "reason": reason,
-            "challenger_auc": metrics["transfer"]["auc"], "target_only_auc": metrics["target_only"]["auc"],
-            "previous_champion_version": champion_version, "previous_champion_auc": champion,
+            "model_name": name,
+            "version": version,
+            "promoted": promote,
+            "reason": reason,
+            "challenger_auc": metrics["transfer"]["auc"],
+            "target_only_auc": metrics["target_only"]["auc"],
+            "previous_champion_version": champion_version,
+            "previous_champion_auc": champion,
         }
         mlflow.log_dict(decision, "registry/decision.json")
-        mlflow.log_metrics({k: v for k, v in decision.items() if k.endswith("_auc") and v is not None})
+        mlflow.log_metrics(
+            {k: v for k, v in decision.items() if k.endswith("_auc") and v is not None}
+        )
         client.set_tag(parent_run_id, "registered_model", f"{name}/{version}")
         client.set_tag(parent_run_id, "promoted", str(promote).lower())
         aliases = list(client.get_model_version(name, version).aliases)

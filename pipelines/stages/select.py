@@ -18,7 +18,9 @@ from pipelines.tracking import stage_run
 
 
 @task(name="select_intermediate")
-def select_intermediate(config: PipelineConfig, workdir: str, parent_run_id: str, source_checkpoint: str) -> dict:
+def select_intermediate(
+    config: PipelineConfig, workdir: str, parent_run_id: str, source_checkpoint: str
+) -> dict:
     """Score the pool in the source model's feature space; log and save the Selection table."""
     model, preprocessor = checkpoint.load(source_checkpoint)
     source, pool, target = read_splits(workdir, "source", "intermediate", "target_labelled")
@@ -32,11 +34,16 @@ def select_intermediate(config: PipelineConfig, workdir: str, parent_run_id: str
         table.to_csv(Path(workdir) / "selection.csv", index=False)
         mlflow.log_artifact(str(Path(workdir) / "selection.csv"), "selection")
         kept = table[table["selected"]]
-        mlflow.log_metrics({
-            "pool_rows": len(table),
-            "selected_rows": len(kept),
-            "mean_score_selected": float(kept["score"].mean()),
-            "mean_score_pool": float(table["score"].mean()),
-        })
-        mlflow.log_figure(score_histogram(np.asarray(table["score"]), np.asarray(table["selected"])), "selection/scores.png")
+        mlflow.log_metrics(
+            {
+                "pool_rows": len(table),
+                "selected_rows": len(kept),
+                "mean_score_selected": float(kept["score"].mean()),
+                "mean_score_pool": float(table["score"].mean()),
+            }
+        )
+        mlflow.log_figure(
+            score_histogram(np.asarray(table["score"]), np.asarray(table["selected"])),
+            "selection/scores.png",
+        )
         return {"run_id": run.info.run_id, "selection": str(path)}

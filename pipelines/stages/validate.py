@@ -24,20 +24,39 @@ quiet_libraries()  # after importing GX, which raises one of its loggers to INFO
 CHECKED = ("source", "intermediate", "target_labelled", "target_test")
 
 
-def validate_splits(config: PipelineConfig, splits: dict[str, pd.DataFrame]) -> tuple[list[DomainValidation], pd.DataFrame]:
+def validate_splits(
+    config: PipelineConfig, splits: dict[str, pd.DataFrame]
+) -> tuple[list[DomainValidation], pd.DataFrame]:
     """One GX suite per split (labels, both classes and row minimums where they matter) and
     the drift of the intermediate pool and the labelled target against the source."""
     schema, label, minimum = config.schema, config.schema.label.column, config.validation.min_rows
     results = [
-        validate_domain(splits["source"], schema, "source", labelled=True, min_rows=minimum,
-                        require_both_classes=True),
-        validate_domain(splits["intermediate"], schema, "intermediate",
-                        labelled=label in splits["intermediate"].columns,
-                        min_rows=max(minimum, config.selection.chunks)),
-        validate_domain(splits["target_labelled"], schema, "target_labelled", labelled=True,
-                        min_rows=config.target.min_labelled, require_both_classes=True),
-        validate_domain(splits["target_test"], schema, "target_test", labelled=True,
-                        require_both_classes=True),
+        validate_domain(
+            splits["source"],
+            schema,
+            "source",
+            labelled=True,
+            min_rows=minimum,
+            require_both_classes=True,
+        ),
+        validate_domain(
+            splits["intermediate"],
+            schema,
+            "intermediate",
+            labelled=label in splits["intermediate"].columns,
+            min_rows=max(minimum, config.selection.chunks),
+        ),
+        validate_domain(
+            splits["target_labelled"],
+            schema,
+            "target_labelled",
+            labelled=True,
+            min_rows=config.target.min_labelled,
+            require_both_classes=True,
+        ),
+        validate_domain(
+            splits["target_test"], schema, "target_test", labelled=True, require_both_classes=True
+        ),
     ]
     drift = drift_report(
         splits["source"],
@@ -60,7 +79,9 @@ def validate(config: PipelineConfig, workdir: str, parent_run_id: str) -> dict:
         results, drift = validate_splits(config, splits)
         summary = validation_summary(results, drift)
         mlflow.log_dict(summary, "validation/summary.json")
-        mlflow.log_dict({r.domain: r.to_dict(include_raw=True) for r in results}, "validation/gx_results.json")
+        mlflow.log_dict(
+            {r.domain: r.to_dict(include_raw=True) for r in results}, "validation/gx_results.json"
+        )
         mlflow.log_text(render_markdown(results, drift), "validation/report.md")
         mlflow.log_table(drift, "validation/drift.json")
         mlflow.log_metrics({f"rows_{r.domain}": r.rows for r in results})

@@ -3,12 +3,11 @@ temp dir, and a DVC repository holding a slice of the bank data."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-import json
 
 import pytest
 import yaml
@@ -89,7 +88,9 @@ def write_config(path: Path, data_path: Path, **changes) -> Path:
 
 @pytest.fixture(scope="session")
 def scenario_config(dvc_repo, tmp_path_factory) -> Path:
-    return write_config(tmp_path_factory.mktemp("cfg") / "scenario.yaml", dvc_repo / "data" / "bank.csv")
+    return write_config(
+        tmp_path_factory.mktemp("cfg") / "scenario.yaml", dvc_repo / "data" / "bank.csv"
+    )
 
 
 @pytest.fixture(scope="session")

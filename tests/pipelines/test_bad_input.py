@@ -13,13 +13,18 @@ from tests.pipelines.conftest import write_config
 
 def registry_state(client: MlflowClient) -> dict:
     versions = client.search_model_versions("name = 'stepstone-test'")
-    return {(v.version, tuple(sorted(client.get_model_version(v.name, v.version).aliases))) for v in versions}
+    return {
+        (v.version, tuple(sorted(client.get_model_version(v.name, v.version).aliases)))
+        for v in versions
+    }
 
 
 def latest_run(client: MlflowClient, experiment: str):
     """The newest parent (flow-level) run of `experiment`."""
     exp = client.get_experiment_by_name(experiment)
-    runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time DESC"], max_results=20)
+    runs = client.search_runs(
+        [exp.experiment_id], order_by=["attributes.start_time DESC"], max_results=20
+    )
     return next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
 
 
@@ -82,7 +87,13 @@ def test_empty_domain(first_run, bank_slice, tmp_path, capsys):
 def test_one_class_labelled_target(first_run, bank_slice, tmp_path, capsys):
     data = tmp_path / "bank.csv"
     rows = bank_slice.copy()
-    year = rows["month"].map(["mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"].index).diff().lt(0).cumsum()
+    year = (
+        rows["month"]
+        .map(["mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"].index)
+        .diff()
+        .lt(0)
+        .cumsum()
+    )
     rows.loc[year == 2, "y"] = "no"  # every 2010 customer declined
     rows.to_csv(data, sep=";", index=False)
     code, err, run = run_bad(write_config(tmp_path / "c.yaml", data), capsys)

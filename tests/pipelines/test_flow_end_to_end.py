@@ -5,7 +5,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
+from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -15,7 +22,14 @@ from mlflow.tracking import MlflowClient
 from pipelines.cli import main
 from pipelines.lineage import lineage
 
-STAGES = {"validate", "pretrain_source", "select_intermediate", "adapt_target", "evaluate", "register"}
+STAGES = {
+    "validate",
+    "pretrain_source",
+    "select_intermediate",
+    "adapt_target",
+    "evaluate",
+    "register",
+}
 ARMS = {"target_only", "source_only", "pooled", "source_model", "transfer"}
 
 
@@ -43,16 +57,28 @@ def test_one_parent_run_with_a_nested_run_per_stage(first_run):
     by_stage = {c.data.tags["stage"]: c for c in children}
     history = client.get_metric_history(by_stage["pretrain_source"].info.run_id, "pretrain_loss")
     assert [m.step for m in history] == [0, 1, 2]
-    artifacts = {a.path for a in client.list_artifacts(by_stage["validate"].info.run_id, "validation")}
+    artifacts = {
+        a.path for a in client.list_artifacts(by_stage["validate"].info.run_id, "validation")
+    }
     assert {"validation/report.md", "validation/summary.json", "validation/drift.json"} <= artifacts
-    artifacts = {a.path for a in client.list_artifacts(by_stage["evaluate"].info.run_id, "evaluation")}
-    assert {"evaluation/roc.png", "evaluation/gain_lift.png", "evaluation/comparison.md"} <= artifacts
-    selection = pd.read_csv(client.download_artifacts(by_stage["select_intermediate"].info.run_id, "selection/selection.csv"))
+    artifacts = {
+        a.path for a in client.list_artifacts(by_stage["evaluate"].info.run_id, "evaluation")
+    }
+    assert {
+        "evaluation/roc.png",
+        "evaluation/gain_lift.png",
+        "evaluation/comparison.md",
+    } <= artifacts
+    selection = pd.read_csv(
+        client.download_artifacts(
+            by_stage["select_intermediate"].info.run_id, "selection/selection.csv"
+        )
+    )
     assert set(selection.columns) >= {"row_id", "score", "order", "chunk", "selected"}
     inputs = {d.dataset.name for d in by_stage["adapt_target"].inputs.dataset_inputs}
     assert inputs == {"target_labelled", "intermediate_selected"}
     resolved = client.download_artifacts(parent.info.run_id, "config/resolved.yaml")
-    assert yaml.safe_load(open(resolved))["registry"]["model_name"] == "stepstone-test"
+    assert yaml.safe_load(Path(resolved).read_text())["registry"]["model_name"] == "stepstone-test"
 
 
 def test_summary_has_every_arm_and_the_registered_model(first_run):
@@ -70,7 +96,9 @@ def test_summary_has_every_arm_and_the_registered_model(first_run):
 def test_prefect_recorded_the_flow_run(first_run):
     from prefect.client.orchestration import get_client
 
-    flow_run_id = MlflowClient().get_run(first_run["parent_run_id"]).data.tags["prefect_flow_run_id"]
+    flow_run_id = (
+        MlflowClient().get_run(first_run["parent_run_id"]).data.tags["prefect_flow_run_id"]
+    )
 
     async def read():
         async with get_client() as client:
@@ -117,7 +145,76 @@ def test_second_run_compares_against_the_champion(first_run, scenario_config, tm
     # Same data, config and seed: same model quality, so it must not displace the champion.
     client = MlflowClient()
     if first_run["registered_model"]["promoted"]:
-        assert "champion" in second["reason"] and "same test rows" in second["reason"] and not second["promoted"]
+        assert (
+            "champion" in second["reason"]
+            and "same test rows" in second["reason"]
+            and not second["promoted"]
+        )
         assert str(client.get_model_version_by_alias("stepstone-test", "champion").version) == "1"
     assert str(client.get_model_version_by_alias("stepstone-test", "challenger").version) == "2"
     assert str(client.get_model_version("stepstone-test-source", "1").version) == "1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_mlflow_models_serve_answers_with_scores(first_run, dvc_repo, mlflow_store):
+    """`mlflow models serve --env-manager local` on the registered model, a real HTTP request."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "models",
+            "serve",
+            "-m",
+            "models:/stepstone-test@challenger",
+            "--env-manager",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        # The scoring server execs `uvicorn` from PATH, as it would in an activated environment.
+        env={
+            **os.environ,
+            "MLFLOW_TRACKING_URI": mlflow_store,
+            "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode()[-2000:]
+                assert time.monotonic() < deadline, "server did not come up in 90 s"
+                time.sleep(0.5)
+        rows = (
+            pd.read_csv(dvc_repo / "data" / "bank.csv", sep=";")
+            .head(5)
+            .drop(columns=["y", "duration"])
+        )
+        body = json.dumps(
+            {"dataframe_split": json.loads(rows.to_json(orient="split", index=False))}
+        )
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            body.encode(),
+            {"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            predictions = json.loads(response.read())["predictions"]
+        assert len(predictions) == 5 and all(0.0 <= p["score"] <= 1.0 for p in predictions)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -40,7 +40,9 @@ def test_fit_transform_shapes_and_dtypes(rows, schema):
 
 
 def test_categories_map_to_schema_positions(schema):
-    fit_rows = pd.DataFrame({"colour": ["red", "red"], "size": ["S", "S"], "age": [1.0, 2.0], "income": [3.0, 4.0]})
+    fit_rows = pd.DataFrame(
+        {"colour": ["red", "red"], "size": ["S", "S"], "age": [1.0, 2.0], "income": [3.0, 4.0]}
+    )
     pre = TabularPreprocessor.fit(fit_rows, schema)  # levels come from the schema, not the rows
     rows = pd.DataFrame(
         {
