@@ -44,12 +44,15 @@ def _lineage(args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2, default=str))
         return 0
     model = info["model"]
-    print(f"model     {model['name']} v{model['version']}  aliases={model['aliases']}")
-    for key, value in info["lineage"].items():
-        print(f"{key:<20}{value}")
+    rows = {"model": f"{model['name']} v{model['version']}  aliases={model['aliases']}"}
+    rows.update({key: str(value) for key, value in info["lineage"].items()})
     if info["parent_run"]:
         for key, value in sorted(info["parent_run"]["metrics"].items()):
-            print(f"{key:<20}{value:.4f}")
+            if key.endswith(("_auc", "_lift_top10", "_log_loss")):
+                rows[key] = f"{value:.4f}"
+    width = max(map(len, rows)) + 2
+    for key, value in rows.items():
+        print(f"{key:<{width}}{value}")
     return 0
 
 

@@ -99,7 +99,13 @@ def stepstone(config_path: str | None = None, overrides: dict | None = None) -> 
     client.log_text(
         parent_id, yaml.safe_dump(config.resolved(), sort_keys=False), "config/resolved.yaml"
     )
-    client.log_param(parent_id, "seed", config.seed)
+    for key, value in {
+        "seed": config.seed,
+        "target_labelled": config.target.labelled,
+        "selection_method": config.selection.method,
+        "adaptation_method": config.adaptation.method,
+    }.items():
+        client.log_param(parent_id, key, value)
     try:
         with tempfile.TemporaryDirectory(prefix="stepstone-") as workdir:
             summary = _stages(config, client, parent_id, workdir)
