@@ -15,7 +15,7 @@ from pipelines.lineage import git_commit
 from pipelines.stages.adapt import adapt_target
 from pipelines.stages.evaluate import evaluate
 from pipelines.stages.load_data import load_data
-from pipelines.stages.pretrain import pretrain_source
+from pipelines.stages.pretrain import source_model
 from pipelines.stages.register import register
 from pipelines.stages.select import select_intermediate
 from pipelines.stages.validate import validate
@@ -33,8 +33,9 @@ def _stages(config: PipelineConfig, client, parent_id: str, workdir: str) -> dic
     for key, value in version.tags().items():
         client.set_tag(parent_id, key, value)
     validation = validate(config, workdir, parent_id)
-    source = pretrain_source(config, workdir, parent_id)
+    source = source_model(config, workdir, parent_id)
     client.set_tag(parent_id, "source_model_uri", source["model_uri"])
+    client.set_tag(parent_id, "source_cached", str(source["cached"]).lower())
     selection = select_intermediate(config, workdir, parent_id, source["checkpoint"])
     adapted = adapt_target(config, workdir, parent_id, source["checkpoint"], selection["selection"])
     evaluation = evaluate(config, workdir, parent_id, source["checkpoint"], adapted["model_uri"])
@@ -59,6 +60,7 @@ def _stages(config: PipelineConfig, client, parent_id: str, workdir: str) -> dic
         "experiment": experiment_name(config),
         "data": {"md5": version.md5, "dvc_md5": version.dvc_md5, "path": version.path},
         "validation": validation,
+        "source": {k: source[k] for k in ("run_id", "cached", "source_digest")},
         "registered_model": {
             "name": registered["model_name"],
             "version": registered["version"],

@@ -54,9 +54,10 @@ def finish(client: MlflowClient, run_id: str, error: BaseException | None = None
 
 @contextlib.contextmanager
 def stage_run(
-    parent_run_id: str, stage: str, tags: dict[str, str] | None = None
+    parent_run_id: str, stage: str, tags: dict[str, str] | None = None, system_metrics: bool = False
 ) -> Iterator[mlflow.ActiveRun]:
-    """A nested run for one stage, active in this thread; FAILED if the block raises."""
+    """A nested run for one stage, active in this thread; FAILED if the block raises.
+    `system_metrics` samples CPU/memory (and GPU where pynvml is installed) into the run."""
     client = MlflowClient()
     parent = client.get_run(parent_run_id)
     child = client.create_run(
@@ -69,7 +70,9 @@ def stage_run(
             **(tags or {}),
         },
     )
-    with mlflow.start_run(run_id=child.info.run_id, nested=True) as run:
+    with mlflow.start_run(
+        run_id=child.info.run_id, nested=True, log_system_metrics=system_metrics or None
+    ) as run:
         yield run
 
 

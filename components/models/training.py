@@ -3,10 +3,14 @@
 Inputs are either `Encoded` tabular rows (the model is called as `model(cat, num)`) or a
 float array such as images [n, c, h, w] (called as `model(x)`). A model returning logits
 of shape [n] is a binary classifier (BCE); one returning [n, k] is a k-class one (CE).
+
+On CUDA, inputs are copied from pinned memory without blocking and forward passes run
+under bf16 autocast; on CPU the same code runs in float32.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from torch import nn
 
 from components.data.preprocess import Encoded
+from components.errors import StepstoneError
 
 Inputs = Encoded | np.ndarray
 
@@ -42,11 +47,27 @@ def concat(parts: list[Inputs]) -> Inputs:
     return Encoded.concat(parts) if isinstance(parts[0], Encoded) else np.concatenate(parts)
 
 
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Copy a CPU tensor to `device`; to a GPU from pinned memory, without blocking."""
+    if device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
 def to_tensors(x: Inputs, device: torch.device) -> tuple[torch.Tensor, ...]:
     """The positional arguments of the model's forward pass."""
     if isinstance(x, Encoded):
-        return torch.from_numpy(x.cat).to(device), torch.from_numpy(x.num).to(device)
-    return (torch.as_tensor(x, dtype=torch.float32).to(device),)
+        return to_device(torch.from_numpy(x.cat), device), to_device(
+            torch.from_numpy(x.num), device
+        )
+    return (to_device(torch.as_tensor(x, dtype=torch.float32), device),)
+
+
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on a CUDA device that supports it; a no-op elsewhere (float32)."""
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 @dataclass(frozen=True)
@@ -96,10 +117,21 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """`auto` picks cuda when available, else cpu."""
+    """`auto` picks cuda when available, else cpu; `cuda`, `cuda:N` and `cpu` are taken as given."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise StepstoneError(
+            f"device {name!r} is not a torch device; use auto, cpu, cuda or cuda:N."
+        ) from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise StepstoneError(
+            f"device {name!r} was asked for but CUDA is not available on this machine; "
+            "set device: auto (CUDA when present, else CPU) or device: cpu."
+        )
+    return device
 
 
 def classification_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -134,7 +166,9 @@ def fit(
         total, total_penalty, batches = 0.0, 0.0, 0
         for start in range(0, len(y), spec.batch_size):
             idx = order[start : start + spec.batch_size]
-            losses = classification_loss(model(*(t[idx] for t in inputs)), y[idx])
+            with autocast(device):
+                logits = model(*(t[idx] for t in inputs))
+            losses = classification_loss(logits.float(), y[idx])
             loss = (losses * w[idx]).sum() / w[idx].sum()
             extra = penalty(model) if penalty is not None else torch.zeros((), device=device)
             optimiser.zero_grad(set_to_none=True)
@@ -157,20 +191,19 @@ def _batched(
     fn: Callable[..., torch.Tensor], model: nn.Module, x: Inputs, batch_size: int
 ) -> np.ndarray:
     model.eval()
-    inputs = to_tensors(x, next(model.parameters()).device)
+    device = next(model.parameters()).device
+    inputs = to_tensors(x, device)
     n = len(inputs[0])
-    return (
-        torch.cat([fn(*(t[i : i + batch_size] for t in inputs)) for i in range(0, n, batch_size)])
-        .cpu()
-        .numpy()
-    )
+    with autocast(device):
+        parts = [fn(*(t[i : i + batch_size] for t in inputs)) for i in range(0, n, batch_size)]
+    return torch.cat(parts).float().cpu().numpy()
 
 
 def predict_proba(model: nn.Module, x: Inputs, batch_size: int = 4096) -> np.ndarray:
     """P(positive) [n] for a binary model, class probabilities [n, k] for a k-class one."""
 
     def probabilities(*batch: torch.Tensor) -> torch.Tensor:
-        logits = model(*batch)
+        logits = model(*batch).float()  # probabilities in float32 even under autocast
         return torch.sigmoid(logits) if logits.ndim == 1 else torch.softmax(logits, dim=1)
 
     return (

@@ -31,7 +31,7 @@ def adapt_target(
     chosen = pd.read_parquet(selection).query("selected")["row_id"]
     pool = pool[pool["row_id"].isin(chosen)]
     label = config.schema.label.column
-    with stage_run(parent_run_id, "adapt_target") as run:
+    with stage_run(parent_run_id, "adapt_target", system_metrics=True) as run:
         mlflow.log_input(
             mlflow.data.from_pandas(target, name="target_labelled", targets=label),
             context="training",

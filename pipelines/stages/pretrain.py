@@ -1,28 +1,42 @@
-"""Stage 2: train the source model on the abundant source domain and log it."""
+"""Stage 2: train the source model on the abundant source domain and log it.
+
+The task is cached (pipelines/cache.py): on unchanged source data, config and code, a
+retrain reuses the earlier source run. Downstream stages therefore fetch the checkpoint
+from that MLflow run by run id and artifact path, never from another run's temp folder.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import mlflow
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 from prefect import task
 
 from components.data.preprocess import TabularPreprocessor, encode_labels
 from components.models import checkpoint
 from components.models.tabular_mlp import TabularMLP
 from components.models.training import Labelled, fit, resolve_device, seed_everything
+from pipelines.cache import SourceCachePolicy, frame_digest
 from pipelines.config import PipelineConfig
 from pipelines.packaging import log_scorer
 from pipelines.stages.workspace import read_split
 from pipelines.tracking import log_history, stage_run
 
+CHECKPOINT_ARTIFACT = "checkpoint/source.pt"
 
-@task(name="pretrain_source")
-def pretrain_source(config: PipelineConfig, workdir: str, parent_run_id: str) -> dict:
-    """Fit preprocessing and the MLP on source rows only (class-balanced); return where the
-    checkpoint is and the logged model's URI."""
+
+@task(name="pretrain_source", cache_policy=SourceCachePolicy(), result_serializer="json")
+def pretrain_source(
+    config: PipelineConfig, workdir: str, parent_run_id: str, source_digest: str
+) -> dict:
+    """Fit preprocessing and the MLP on source rows only (class-balanced); return the MLflow
+    run id, the checkpoint's artifact path in that run and the logged model's URI."""
     source = read_split(workdir, "source")
-    with stage_run(parent_run_id, "pretrain_source") as run:
+    with stage_run(
+        parent_run_id, "pretrain_source", {"source_digest": source_digest}, system_metrics=True
+    ) as run:
         mlflow.log_input(
             mlflow.data.from_pandas(source, name="source", targets=config.schema.label.column),
             context="training",
@@ -38,6 +52,46 @@ def pretrain_source(config: PipelineConfig, workdir: str, parent_run_id: str) ->
             model, data, config.pretrain, seed=config.seed, device=resolve_device(config.device)
         )
         log_history(history, "pretrain")
-        path = checkpoint.save(Path(workdir) / "source.pt", model.cpu(), preprocessor)
+        path = checkpoint.save(
+            Path(workdir) / Path(CHECKPOINT_ARTIFACT).name, model.cpu(), preprocessor
+        )
+        mlflow.log_artifact(str(path), str(Path(CHECKPOINT_ARTIFACT).parent))
         info = log_scorer(path, source)
-        return {"run_id": run.info.run_id, "checkpoint": str(path), "model_uri": info.model_uri}
+        return {
+            "run_id": run.info.run_id,
+            "checkpoint_artifact": CHECKPOINT_ARTIFACT,
+            "model_uri": info.model_uri,
+        }
+
+
+def fetch_checkpoint(source: dict, workdir: str) -> str:
+    """Download the source checkpoint of run `source['run_id']` into `workdir`."""
+    return mlflow.artifacts.download_artifacts(
+        run_id=source["run_id"], artifact_path=source["checkpoint_artifact"], dst_path=workdir
+    )
+
+
+def _usable(source: dict, workdir: str) -> str | None:
+    """The local checkpoint of a (cached) source run, or None when the run is gone or unfinished."""
+    try:
+        if MlflowClient().get_run(source["run_id"]).info.status != "FINISHED":
+            return None
+        return fetch_checkpoint(source, workdir)
+    except (MlflowException, OSError):
+        return None
+
+
+def source_model(config: PipelineConfig, workdir: str, parent_run_id: str) -> dict:
+    """Run `pretrain_source` (served from the cache when its key matches) and fetch its
+    checkpoint; a cache entry whose MLflow run no longer exists is retrained.
+
+    Returns the task result plus `checkpoint` (a local path) and `cached` (bool)."""
+    digest = frame_digest(read_split(workdir, "source"))
+    state = pretrain_source(config, workdir, parent_run_id, digest, return_state=True)
+    source, cached = state.result(), state.name == "Cached"
+    local = _usable(source, workdir)
+    if local is None:
+        refresh = pretrain_source.with_options(refresh_cache=True)
+        source, cached = refresh(config, workdir, parent_run_id, digest), False
+        local = fetch_checkpoint(source, workdir)
+    return {**source, "checkpoint": local, "cached": cached, "source_digest": digest}
