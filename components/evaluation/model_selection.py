@@ -2,7 +2,8 @@
 
 Scorers (all oriented so that higher is better):
 - `iwv`: importance-weighted validation (Sugiyama et al. 2007): minus the loss on labelled
-  source validation rows, each weighted by the density ratio p_target(x) / p_source(x).
+  source validation rows, each weighted by the density ratio p_target(x) / p_source(x)
+  estimated on the raw inputs (self-normalised).
 - `dev`: deep embedded validation (You et al. 2019): IWV with a control variate, and the
   density ratio estimated in the model's own feature space.
 - `entropy`: minus the mean prediction entropy on target rows.
@@ -53,8 +54,9 @@ def density_ratio(
 
 
 def iwv_risk(loss: np.ndarray, weight: np.ndarray) -> float:
-    """Importance-weighted mean loss."""
-    return float(np.mean(weight * loss))
+    """Self-normalised importance-weighted mean loss (weights rescaled to mean 1, so a
+    strong shift that drives every ratio toward 0 does not make every model look perfect)."""
+    return float(np.sum(weight * loss) / max(float(np.sum(weight)), EPS))
 
 
 def dev_risk(loss: np.ndarray, weight: np.ndarray) -> float:
