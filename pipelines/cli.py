@@ -1,4 +1,4 @@
-"""`stepstone` command line: run, validate, lineage, score."""
+"""`stepstone` command line: run, sweep, validate, lineage, score."""
 
 from __future__ import annotations
 
@@ -20,6 +20,23 @@ def _run(args: argparse.Namespace) -> int:
     print(
         f"registered {model['name']} v{model['version']} aliases={model['aliases']}: {model['reason']}"
     )
+    print(f"MLflow parent run {summary['parent_run_id']} in experiment {summary['experiment']}")
+    if args.summary_json:
+        Path(args.summary_json).write_text(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from pipelines.sweep import run_sweep
+
+    summary = run_sweep(str(args.config))
+    print(summary["table"])
+    model = summary["registered_model"]
+    if model:
+        print(
+            f"registered {model['model_name']} v{model['version']} aliases={model['aliases']} "
+            f"(best by {summary['criterion']}: {summary['best_arm']}): {model['reason']}"
+        )
     print(f"MLflow parent run {summary['parent_run_id']} in experiment {summary['experiment']}")
     if args.summary_json:
         Path(args.summary_json).write_text(json.dumps(summary, indent=2, default=str))
@@ -82,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, help="override the scenario's seed (target split and training)"
     )
     run.set_defaults(func=_run)
+    sweep = sub.add_parser(
+        "sweep", help="compare adaptation methods x hyperparameters x seeds in one run"
+    )
+    sweep.add_argument(
+        "--config", type=Path, required=True, help="scenario YAML with a `sweep:` section"
+    )
+    sweep.add_argument("--summary-json", type=Path, help="write the sweep summary here")
+    sweep.set_defaults(func=_sweep)
     val = sub.add_parser("validate", help="check a scenario's config and data without training")
     val.add_argument(
         "--config", type=Path, help="scenario YAML (default: configs/loan_marketing.yaml)"

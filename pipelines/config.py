@@ -120,8 +120,13 @@ def _describe(error: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_config(path: str | Path | None = None, overrides: dict | None = None) -> PipelineConfig:
-    """Read and validate a scenario YAML (default: the loan-marketing case)."""
+def load_config(
+    path: str | Path | None = None,
+    overrides: dict | None = None,
+    schema: type[PipelineConfig] = PipelineConfig,
+) -> PipelineConfig:
+    """Read and validate a scenario YAML (default: the loan-marketing case) against `schema`
+    (a PipelineConfig subclass for flows with extra sections, such as the sweep)."""
     path = Path(path) if path else DEFAULT_CONFIG
     try:
         raw = yaml.safe_load(path.read_text())
@@ -142,6 +147,6 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
             node = node.setdefault(key, {})
         node[leaf] = value
     try:
-        return PipelineConfig.model_validate(raw)
+        return schema.model_validate(raw)
     except ValidationError as exc:
         raise StepstoneError(f"config {path} is invalid:\n{_describe(exc)}") from exc

@@ -1,5 +1,6 @@
 """Target adaptation methods."""
 
-from components.adaptation.methods import ADAPTERS, AdaptSpec, adapt
+from components.adaptation.methods import ADAPTERS, NEEDS, adapt
+from components.adaptation.spec import AdaptData, AdaptSpec
 
-__all__ = ["ADAPTERS", "AdaptSpec", "adapt"]
+__all__ = ["ADAPTERS", "NEEDS", "AdaptData", "AdaptSpec", "adapt"]

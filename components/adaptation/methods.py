@@ -1,7 +1,8 @@
-"""Target adaptation methods, chosen by name in the scenario YAML.
+"""Target adaptation methods, chosen by name (`adaptation.method`) in the scenario YAML.
 
-An adapter starts from a copy of the source model and trains it on the labelled target
-rows plus (optionally) labelled rows of the selected intermediate pool.
+Every adapter starts from a copy of the source model and returns (adapted model, per-epoch
+history). What each one needs beyond the labelled target rows is declared in NEEDS and
+checked before any training starts.
 """
 
 from __future__ import annotations
@@ -10,84 +11,74 @@ import copy
 from collections.abc import Callable
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from components.adaptation.adversarial import dann
+from components.adaptation.alignment import coral_adapter, mmd
+from components.adaptation.conservative import finetune, l2sp, layer_transfer, lwf
+from components.adaptation.multitask import multitask
+from components.adaptation.self_training import self_training
+from components.adaptation.spec import AdaptData, AdaptSpec
 from components.errors import StepstoneError
-from components.models.training import Labelled, Penalty, TrainSpec, fit
+from components.models import training
+from components.models.training import Inputs, Labelled
 
 
-class AdaptSpec(BaseModel):
-    """Adaptation settings. `target_weight` and `pool_weight` scale each domain's share of
-    the loss; `alpha` pulls the trunk toward the source weights (L2-SP), `beta` shrinks the
-    head toward zero."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    method: str = "l2sp"
-    alpha: float = 0.01
-    beta: float = 0.001
-    target_weight: float = 0.5
-    pool_weight: float = 0.5
-    train: TrainSpec = Field(default_factory=lambda: TrainSpec(epochs=10, lr=5e-4))
+def source_only(source: nn.Module, data: AdaptData, spec: AdaptSpec, seed: int, device):
+    """The source model unchanged (the reference every method should beat)."""
+    return copy.deepcopy(source).to(device), []
 
 
-def l2sp_penalty(source: nn.Module, alpha: float, beta: float) -> Penalty:
-    """L2-SP (Li et al. 2018): alpha/2 ||w - w_source||^2 on shared layers, beta/2 ||w||^2 on the head."""
-    anchors = {name: p.detach().clone() for name, p in source.named_parameters()}
-
-    def penalty(model: nn.Module) -> torch.Tensor:
-        total_sp = total_head = 0.0
-        for name, p in model.named_parameters():
-            if name.startswith("head."):
-                total_head = total_head + (p**2).sum()
-            else:
-                total_sp = total_sp + ((p - anchors[name].to(p.device)) ** 2).sum()
-        return 0.5 * alpha * total_sp + 0.5 * beta * total_head
-
-    return penalty
-
-
-def _mix(target: Labelled, pool: Labelled | None, spec: AdaptSpec) -> Labelled:
-    """Weight each domain so it contributes its configured share of the loss."""
-    parts = [Labelled(target.x, target.y, target.weight * spec.target_weight / target.weight.sum())]
-    if pool is not None and len(pool.y):
-        parts.append(Labelled(pool.x, pool.y, pool.weight * spec.pool_weight / pool.weight.sum()))
-    mixed = Labelled.concat(parts)
-    return Labelled(mixed.x, mixed.y, mixed.weight * len(mixed.y) / mixed.weight.sum())
-
-
-def finetune(
-    source: nn.Module,
-    target: Labelled,
-    pool: Labelled | None,
-    spec: AdaptSpec,
-    seed: int,
-    device: torch.device | None = None,
-):
-    """All layers trained from the source weights."""
-    model = copy.deepcopy(source)
-    return model, fit(model, _mix(target, pool, spec), spec.train, seed=seed, device=device)
+Adapter = Callable[[nn.Module, AdaptData, AdaptSpec, int, torch.device], tuple[nn.Module, list]]
+ADAPTERS: dict[str, Adapter] = {
+    "source_only": source_only,
+    "finetune": finetune,
+    "layer_transfer": layer_transfer,
+    "l2sp": l2sp,
+    "lwf": lwf,
+    "mmd": mmd,
+    "coral": coral_adapter,
+    "dann": dann,
+    "multitask": multitask,
+    "self_training": self_training,
+}
+# What a method needs: labelled target rows ("target"), rows labelled in any domain
+# ("labelled"), unlabelled target inputs ("unlabelled"), labelled source rows ("source").
+NEEDS: dict[str, set[str]] = {
+    "source_only": set(),
+    "finetune": {"target"},
+    "layer_transfer": {"target"},
+    "l2sp": {"target"},
+    "lwf": {"target"},
+    "mmd": {"labelled", "unlabelled"},
+    "coral": {"labelled", "unlabelled"},
+    "dann": {"labelled", "unlabelled"},
+    "multitask": {"target", "source"},
+    "self_training": {"unlabelled"},
+}
+_MISSING = {
+    "target": "labelled target rows (target.labelled > 0)",
+    "labelled": "labelled rows: pass source rows, a labelled pool or labelled target rows",
+    "unlabelled": "unlabelled target rows (set target.unlabelled > 0 in the scenario YAML)",
+    "source": "labelled source rows",
+}
 
 
-def l2sp(
-    source: nn.Module,
-    target: Labelled,
-    pool: Labelled | None,
-    spec: AdaptSpec,
-    seed: int,
-    device: torch.device | None = None,
-):
-    """Fine-tuning with the L2-SP penalty toward the source weights."""
-    model = copy.deepcopy(source)
-    penalty = l2sp_penalty(source, spec.alpha, spec.beta)
-    return model, fit(
-        model, _mix(target, pool, spec), spec.train, seed=seed, penalty=penalty, device=device
-    )
-
-
-Adapter = Callable[..., tuple[nn.Module, list]]
-ADAPTERS: dict[str, Adapter] = {"finetune": finetune, "l2sp": l2sp}
+def check_inputs(method: str, data: AdaptData) -> None:
+    """Raise before training when `method` is unknown or lacks data it needs."""
+    if method not in ADAPTERS:
+        raise StepstoneError(f"unknown adaptation.method {method!r}; valid: {sorted(ADAPTERS)}.")
+    have = {
+        "target": len(data.target) > 0,
+        "labelled": any(d is not None and len(d) for d in (data.target, data.pool, data.source)),
+        "unlabelled": data.unlabelled is not None and len(data.unlabelled) > 0,
+        "source": data.source is not None and len(data.source) > 0,
+    }
+    missing = [_MISSING[need] for need in sorted(NEEDS[method]) if not have[need]]
+    if missing:
+        raise StepstoneError(
+            f"adaptation.method {method!r} needs {'; and '.join(missing)}, but none were given."
+        )
 
 
 def adapt(
@@ -97,11 +88,13 @@ def adapt(
     spec: AdaptSpec,
     seed: int = 0,
     device: torch.device | None = None,
-):
+    *,
+    unlabelled: Inputs | None = None,
+    source_data: Labelled | None = None,
+) -> tuple[nn.Module, list[dict[str, float]]]:
     """Run the adapter named by `spec.method` on `device` (default: cuda if available);
     return (adapted model, per-epoch history)."""
-    if spec.method not in ADAPTERS:
-        raise StepstoneError(
-            f"unknown adaptation.method {spec.method!r}; valid: {sorted(ADAPTERS)}."
-        )
-    return ADAPTERS[spec.method](source, target, pool, spec, seed, device)
+    data = AdaptData(target, pool, unlabelled, source_data)
+    check_inputs(spec.method, data)
+    device = device or training.resolve_device()
+    return ADAPTERS[spec.method](source, data, spec, seed, device)

@@ -49,8 +49,19 @@ def adapt_target(
         target_data = Labelled.of(
             preprocessor.transform(target), encode_labels(target, config.schema), balance=True
         )
+        # Unlabelled target and source rows, for the methods that use them (DANN, MMD, ...).
+        source, unlabelled = read_splits(workdir, "source", "target_unlabelled")
         model, history = adapt(
-            source_model, target_data, pool_data, config.adaptation, seed=config.seed, device=device
+            source_model,
+            target_data,
+            pool_data,
+            config.adaptation,
+            seed=config.seed,
+            device=device,
+            unlabelled=preprocessor.transform(unlabelled) if len(unlabelled) else None,
+            source_data=Labelled.of(
+                preprocessor.transform(source), encode_labels(source, config.schema), balance=True
+            ),
         )
         log_history(history, "adapt")
         path = checkpoint.save(Path(workdir) / "adapted.pt", model.cpu(), preprocessor)

@@ -1,0 +1,139 @@
+"""The shared training loop of the adaptation methods: a weighted classification loss on a
+labelled stream plus method-specific terms computed on a second (auxiliary) stream.
+
+The auxiliary stream is unlabelled target rows for alignment methods (MMD, CORAL, DANN),
+target inputs for distillation (LwF) and labelled source rows for multitask training.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from components.models import training
+from components.models.training import Inputs, Labelled, TrainSpec, classification_loss
+
+
+@dataclass(frozen=True)
+class Step:
+    """The tensors of one step: labelled batch, auxiliary batch (or None) and progress in [0, 1]."""
+
+    features: torch.Tensor
+    logits: torch.Tensor
+    aux_inputs: tuple[torch.Tensor, ...] | None
+    aux_features: torch.Tensor | None
+    aux_y: torch.Tensor | None
+    aux_weight: torch.Tensor | None
+    progress: float
+
+
+Extra = Callable[[Step], dict[str, torch.Tensor]]
+
+
+def head_logits(head: nn.Module, features: torch.Tensor) -> torch.Tensor:
+    """Logits as the model returns them: [n] for a one-output head, [n, k] otherwise."""
+    out = head(features)
+    return out.squeeze(1) if out.ndim == 2 and out.shape[1] == 1 else out
+
+
+def weighted_loss(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Row-weighted mean classification loss (BCE or CE by the logits' shape)."""
+    return (classification_loss(logits, y) * w).sum() / w.sum()
+
+
+def unlabelled(x: Inputs) -> Labelled:
+    """Inputs as a stream with placeholder labels and unit weights."""
+    return Labelled(x, np.zeros(len(x), dtype=np.float32), np.ones(len(x), dtype=np.float32))
+
+
+def total_steps(n_labelled: int, train: TrainSpec, iterations: int) -> tuple[int, int]:
+    """(steps in all, steps per logged epoch): `iterations` if set, else `train.epochs` passes."""
+    per_epoch = max(1, math.ceil(n_labelled / train.batch_size))
+    total = iterations or train.epochs * per_epoch
+    return total, min(per_epoch, total)
+
+
+class _Batches:
+    """Endless seeded mini-batches of one stream's tensors (a new order each pass)."""
+
+    def __init__(self, data: Labelled, batch_size: int, generator: torch.Generator, device):
+        self.tensors = (
+            *training.to_tensors(data.x, device),
+            torch.from_numpy(np.asarray(data.y)).to(device),
+            torch.from_numpy(np.asarray(data.weight, dtype=np.float32)).to(device),
+        )
+        self.n, self.batch_size, self.generator = len(data), batch_size, generator
+        self.order, self.at = torch.randperm(self.n, generator=generator), 0
+
+    def next(self) -> tuple[torch.Tensor, ...]:
+        if self.at >= self.n:
+            self.order, self.at = torch.randperm(self.n, generator=self.generator), 0
+        idx = self.order[self.at : self.at + self.batch_size].to(self.tensors[0].device)
+        self.at += self.batch_size
+        return tuple(t[idx] for t in self.tensors)
+
+
+def train_joint(
+    model: nn.Module,
+    labelled: Labelled,
+    train: TrainSpec,
+    *,
+    aux: Labelled | None = None,
+    extra: Extra | None = None,
+    modules: tuple[nn.Module, ...] = (),
+    iterations: int = 0,
+    seed: int = 0,
+    device: torch.device | None = None,
+) -> list[dict[str, float]]:
+    """Train `model` (and the extra `modules`, e.g. a discriminator) in place; return one
+    history row per epoch with the classification loss and each extra term."""
+    if len(labelled) == 0:
+        raise ValueError("train_joint needs at least one labelled row")
+    device = device or training.resolve_device()
+    generator = training.seed_everything(seed)
+    for module in (model, *modules):
+        module.to(device).train()
+    params = [p for m in (model, *modules) for p in m.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(params, lr=train.lr, weight_decay=train.weight_decay)
+    main = _Batches(labelled, train.batch_size, generator, device)
+    second = _Batches(aux, train.batch_size, generator, device) if aux is not None else None
+    total, per_epoch = total_steps(len(labelled), train, iterations)
+    history: list[dict[str, float]] = []
+    sums: dict[str, float] = {}
+    for step in range(total):
+        *inputs, y, w = main.next()
+        features = model.features(*inputs)
+        logits = head_logits(model.head, features)
+        terms = {"loss": weighted_loss(logits, y, w)}
+        if extra is not None:
+            aux_inputs = aux_y = aux_w = aux_features = None
+            if second is not None:
+                *aux_inputs, aux_y, aux_w = second.next()
+                aux_features = model.features(*aux_inputs)
+            batch = Step(
+                features,
+                logits,
+                tuple(aux_inputs) if aux_inputs is not None else None,
+                aux_features,
+                aux_y,
+                aux_w,
+                step / max(total - 1, 1),
+            )
+            terms.update(extra(batch))
+        optimiser.zero_grad(set_to_none=True)
+        sum(terms.values()).backward()
+        optimiser.step()
+        for name, value in terms.items():
+            sums[name] = sums.get(name, 0.0) + value.item()
+        if (step + 1) % per_epoch == 0 or step + 1 == total:
+            count = (step % per_epoch) + 1
+            history.append({"epoch": len(history), **{k: v / count for k, v in sums.items()}})
+            sums = {}
+    for module in (model, *modules):
+        module.eval()
+    return history

@@ -1,0 +1,87 @@
+"""What every adaptation method takes: its settings (`AdaptSpec`) and its data (`AdaptData`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from components.models.training import Inputs, Labelled, TrainSpec, concat
+
+
+class AdaptSpec(BaseModel):
+    """Adaptation settings; each method reads the knobs it needs and ignores the rest.
+
+    Loss shares: `target_weight`, `pool_weight`, `source_weight` scale each domain's share of
+    the labelled loss. L2-SP: `alpha` pulls the trunk toward the source weights, `beta` shrinks
+    the head. `freeze_layers`: layer transfer's frozen leading layers. LwF: `distill_weight`,
+    `temperature`. MMD / CORAL / DANN: `align_weight` (DANN's maximum coefficient),
+    `align_layers` (MMD), `discriminator_hidden` (DANN). Self-training: `confidence`, `rounds`.
+    `iterations` > 0 replaces `train.epochs` by a fixed number of optimiser steps."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: str = "l2sp"
+    alpha: float = 0.01
+    beta: float = 0.001
+    target_weight: float = 0.5
+    pool_weight: float = 0.5
+    source_weight: float = 0.5
+    freeze_layers: int = Field(1, ge=0)
+    distill_weight: float = Field(1.0, ge=0)
+    temperature: float = Field(2.0, gt=0)
+    align_weight: float = Field(1.0, ge=0)
+    align_layers: tuple[Literal["features", "logits"], ...] = Field(("features",), min_length=1)
+    discriminator_hidden: int = Field(256, ge=1)
+    confidence: float = Field(0.9, ge=0.5, le=1.0)
+    rounds: int = Field(3, ge=1)
+    iterations: int = Field(0, ge=0)
+    train: TrainSpec = Field(default_factory=lambda: TrainSpec(epochs=10, lr=5e-4))
+
+
+@dataclass(frozen=True)
+class AdaptData:
+    """Everything an adapter may use. `target`: labelled target rows (may be empty);
+    `pool`: labelled selected intermediate rows; `unlabelled`: target inputs without labels;
+    `source`: labelled source rows."""
+
+    target: Labelled
+    pool: Labelled | None = None
+    unlabelled: Inputs | None = None
+    source: Labelled | None = None
+
+    def target_inputs(self) -> Inputs | None:
+        """All target inputs, unlabelled first, then the labelled rows' inputs."""
+        parts = [x for x in (self.unlabelled, self.target.x) if x is not None and len(x)]
+        return concat(parts) if parts else None
+
+
+def mix(parts: list[tuple[Labelled | None, float]]) -> Labelled:
+    """Concatenate domains so each non-empty one contributes its `share` of the loss
+    (shares renormalised over the domains present); mean row weight is 1."""
+    present = [(d, share) for d, share in parts if d is not None and len(d) and share > 0]
+    if not present:
+        raise ValueError("mix needs at least one non-empty domain with a positive share")
+    mixed = Labelled.concat(
+        [Labelled(d.x, d.y, d.weight * share / d.weight.sum()) for d, share in present]
+    )
+    weight = (mixed.weight * len(mixed.y) / mixed.weight.sum()).astype(np.float32)
+    return Labelled(mixed.x, mixed.y, weight)
+
+
+def labelled_target(data: AdaptData, spec: AdaptSpec) -> Labelled:
+    """Labelled target rows plus the selected pool, weighted by their shares."""
+    return mix([(data.target, spec.target_weight), (data.pool, spec.pool_weight)])
+
+
+def labelled_all(data: AdaptData, spec: AdaptSpec) -> Labelled:
+    """Source, pool and labelled target rows, weighted by their shares."""
+    return mix(
+        [
+            (data.source, spec.source_weight),
+            (data.pool, spec.pool_weight),
+            (data.target, spec.target_weight),
+        ]
+    )

@@ -1,0 +1,121 @@
+"""`stepstone sweep` end to end on a bank slice: real Prefect, MLflow, DVC and GX."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from pipelines.cli import main
+from tests.pipelines.conftest import write_config
+
+SWEEP = {
+    "methods": {"source_only": {}, "l2sp": {"alpha": [0.01, 1.0]}, "dann": {}},
+    "seeds": [0, 1],
+    "source_rows": 600,
+    "validation_rows": 200,
+    "max_workers": 2,
+}
+SCORERS = {"iwv", "dev", "entropy", "snd"}
+
+
+@pytest.fixture(scope="module")
+def sweep_run(prefect_server, mlflow_store, dvc_repo, tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("sweep")
+    config = write_config(
+        folder / "sweep.yaml",
+        dvc_repo / "data" / "bank.csv",
+        name="sweeptest",
+        registry={"model_name": "stepstone-sweeptest"},
+        target={"labelled": 60, "unlabelled": 60},
+        sweep=SWEEP,
+    )
+    out = folder / "summary.json"
+    assert main(["sweep", "--config", str(config), "--summary-json", str(out)]) == 0
+    return json.loads(out.read_text())
+
+
+def test_one_parent_run_one_source_model_and_a_child_run_per_arm(sweep_run):
+    client = MlflowClient()
+    parent = client.get_run(sweep_run["parent_run_id"])
+    assert parent.info.status == "FINISHED" and parent.data.tags["flow"] == "sweep"
+    children = client.search_runs(
+        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+    )
+    assert all(c.info.status == "FINISHED" for c in children)
+    stages = [c.data.tags["stage"] for c in children]
+    assert stages.count("pretrain_source") == 1  # trained once, reused by every arm
+    arms = {c.data.tags["arm"]: c for c in children if "arm" in c.data.tags}
+    expected = {
+        f"{name}/seed{s}"
+        for name in ("source_only", "l2sp[alpha=0.01]", "l2sp[alpha=1.0]", "dann")
+        for s in (0, 1)
+    }
+    assert set(arms) == expected
+    for run in arms.values():
+        assert SCORERS | {"test_auc"} <= set(run.data.metrics)
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "sweep")}
+    assert {"sweep/configs.json", "sweep/arms.json", "sweep/agreement.json"} <= artifacts
+
+
+def test_table_has_mean_spread_scores_and_negative_transfer(sweep_run):
+    configs = {row["config"]: row for row in sweep_run["configs"]}
+    assert set(configs) == {"source_only", "l2sp[alpha=0.01]", "l2sp[alpha=1.0]", "dann"}
+    for row in configs.values():
+        assert row["seeds"] == 2 and 0 <= row["auc_mean"] <= 1 and row["auc_std"] >= 0
+        assert SCORERS <= set(row)
+    # The source model is not retrained per seed: its two arms are identical.
+    assert configs["source_only"]["auc_std"] == pytest.approx(0.0, abs=1e-12)
+    baseline = sweep_run["target_only_auc"]
+    for arm in sweep_run["arms"]:
+        assert arm["negative_transfer"] == (arm["auc"] < baseline)
+    assert {row["scorer"] for row in sweep_run["agreement"]} == SCORERS
+    assert "negative_transfer" in sweep_run["table"] and "auc_std" in sweep_run["table"]
+
+
+def test_best_arm_by_the_criterion_is_registered_with_lineage(sweep_run):
+    configs = {row["config"]: row for row in sweep_run["configs"]}
+    criterion = sweep_run["criterion"]
+    assert sweep_run["best_config"] == max(configs, key=lambda c: configs[c][criterion])
+    model = sweep_run["registered_model"]
+    version = MlflowClient().get_model_version("stepstone-sweeptest", model["version"])
+    assert version.tags["sweep_arm"] == sweep_run["best_arm"]
+    assert version.tags["parent_run_id"] == sweep_run["parent_run_id"]
+    assert "challenger" in model["aliases"]
+
+
+def test_prefect_ran_the_arms_as_tasks_and_published_the_table(sweep_run):
+    from prefect.client.orchestration import get_client
+
+    async def read():
+        async with get_client() as client:
+            tasks = await client.read_task_runs()
+            artifacts = await client.read_artifacts()
+            return tasks, artifacts
+
+    tasks, artifacts = asyncio.run(read())
+    assert sum(t.name.startswith("adapt_arm") for t in tasks) >= 8
+    table = [a for a in artifacts if a.key == "stepstone-sweep"]
+    assert table and table[0].type == "table"
+
+
+@pytest.mark.parametrize(
+    ("sweep", "target", "message"),
+    [
+        ({"methods": {"danm": {}}}, {}, "unknown method 'danm'; valid: .*'dann'"),
+        ({"methods": {"l2sp": {"alfa": [1.0]}}}, {}, "sweep.methods.l2sp: bad setting .*alfa"),
+        ({"methods": {"dann": {}}}, {"unlabelled": 0}, "needs unlabelled target rows"),
+    ],
+)
+def test_bad_sweeps_fail_before_training(tmp_path, dvc_repo, capsys, sweep, target, message):
+    config = write_config(
+        tmp_path / "bad.yaml",
+        dvc_repo / "data" / "bank.csv",
+        target={"labelled": 60, **target},
+        sweep=sweep,
+    )
+    assert main(["sweep", "--config", str(config)]) == 2
+    assert re.search(message, capsys.readouterr().err)
