@@ -8,11 +8,14 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from components.adaptation import AdaptSpec
+from components.adaptation.gradual import GradualSpec
+from components.adaptation.joint import JointSpec
 from components.data.loading import DerivedColumn
 from components.data.schema import TableSchema
 from components.errors import StepstoneError
@@ -72,6 +75,17 @@ class RegistryConfig(Strict):
     model_name: str = "stepstone"
 
 
+class TransitConfig(Strict):
+    """How to cross from source to target over the selected pool: `direct` (the adaptation
+    method on labelled target + selected pool rows), `gradual` (self-training along the
+    selection's chunks, Kumar et al. 2020), `progressive` (gradual, re-scoring the remaining
+    pool with a domain discriminator after every step, as IDOL), or `joint`."""
+
+    path: Literal["direct", "gradual", "progressive", "joint"] = "direct"
+    gradual: GradualSpec = GradualSpec()
+    joint: JointSpec = JointSpec()
+
+
 class PipelineConfig(Strict):
     """A whole scenario: data, domains, model, stages and registry."""
 
@@ -85,6 +99,7 @@ class PipelineConfig(Strict):
     pretrain: TrainSpec = TrainSpec(epochs=8)
     selection: SelectionSpec = SelectionSpec()
     adaptation: AdaptSpec = AdaptSpec(train=TrainSpec(epochs=20, lr=5e-4))
+    transit: TransitConfig = TransitConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     registry: RegistryConfig = RegistryConfig()
 

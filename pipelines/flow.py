@@ -36,7 +36,14 @@ def _stages(config: PipelineConfig, client, parent_id: str, workdir: str) -> dic
     source = pretrain_source(config, workdir, parent_id)
     client.set_tag(parent_id, "source_model_uri", source["model_uri"])
     selection = select_intermediate(config, workdir, parent_id, source["checkpoint"])
-    adapted = adapt_target(config, workdir, parent_id, source["checkpoint"], selection["selection"])
+    adapted = adapt_target(
+        config,
+        workdir,
+        parent_id,
+        source["checkpoint"],
+        selection["selection"],
+        selection["run_id"],
+    )
     evaluation = evaluate(config, workdir, parent_id, source["checkpoint"], adapted["model_uri"])
     lineage_tags = {
         **client.get_run(parent_id).data.tags,

@@ -16,7 +16,8 @@ COLUMNS = ["row_id", "score", "order", "chunk", "selected"]
 class SelectionSpec(BaseModel):
     """Which selector, how much of the pool to keep, and how many chunks to cut it into.
     `truth` names a pool column holding each row's true position (angle, date), used only
-    by `oracle` and the selection-quality report; the other knobs tune `kernel` and `ddtl`."""
+    by `oracle` and the selection-quality report; `use_labels` hands labelled rows to the
+    selector as side information (ddtl); the other knobs tune `kernel` and `ddtl`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -24,6 +25,7 @@ class SelectionSpec(BaseModel):
     fraction: float = 0.5
     chunks: int = 4
     truth: str | None = None
+    use_labels: bool = True
     rff_features: int = 512
     ddtl_steps: int = 5
     ddtl_epochs: int = 5
