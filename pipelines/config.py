@@ -11,14 +11,16 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from components.adaptation import AdaptSpec
 from components.adaptation.gradual import GradualSpec
 from components.adaptation.joint import JointSpec
+from components.data.images import RotationSpec
 from components.data.loading import DerivedColumn
 from components.data.schema import TableSchema
 from components.errors import StepstoneError
+from components.models.cnn import CNNSpec
 from components.models.tabular_mlp import MLPSpec
 from components.models.training import TrainSpec
 from components.selection import SelectionSpec
@@ -86,13 +88,26 @@ class TransitConfig(Strict):
     joint: JointSpec = JointSpec()
 
 
+class ImageDataConfig(Strict):
+    """A rotated-image scenario: sklearn's bundled 8x8 `digits` (no download) or
+    `rotating_mnist` (MNIST under $STEPSTONE_DATA_ROOT); `rotation` overrides the domain
+    sizes and angles (default: the dataset's own protocol)."""
+
+    dataset: Literal["digits", "rotating_mnist"] = "digits"
+    rotation: RotationSpec | None = None
+    model: CNNSpec = CNNSpec()
+
+
 class PipelineConfig(Strict):
-    """A whole scenario: data, domains, model, stages and registry."""
+    """A whole scenario: data, domains, model, stages and registry. `modality: image`
+    replaces the table (`data`) by a rotated-image scenario (`images`)."""
 
     name: str
     seed: int = 0
     device: str = "auto"
-    data: DataConfig
+    modality: Literal["tabular", "image"] = "tabular"
+    data: DataConfig | None = None
+    images: ImageDataConfig = ImageDataConfig()
     target: TargetConfig = TargetConfig()
     validation: ValidationConfig = ValidationConfig()
     model: MLPSpec = MLPSpec()
@@ -102,6 +117,12 @@ class PipelineConfig(Strict):
     transit: TransitConfig = TransitConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     registry: RegistryConfig = RegistryConfig()
+
+    @model_validator(mode="after")
+    def _data_for_tables(self) -> PipelineConfig:
+        if self.modality == "tabular" and self.data is None:
+            raise ValueError("a tabular scenario needs a `data` section (or set modality: image)")
+        return self
 
     @property
     def schema(self) -> TableSchema:

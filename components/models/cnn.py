@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from pydantic import BaseModel, ConfigDict
 from torch import nn
@@ -58,3 +60,18 @@ class SmallCNN(nn.Module):
     @classmethod
     def from_init_args(cls, args: dict) -> SmallCNN:
         return cls(tuple(args["image_shape"]), args["n_classes"], CNNSpec(**args["spec"]))
+
+
+def save(path: Path, model: SmallCNN) -> Path:
+    """Write the network's shape and weights (plain types and tensors only)."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({"init_args": model.init_args(), "state_dict": state}, path)
+    return path
+
+
+def load(path: Path | str) -> SmallCNN:
+    """Rebuild the network from `save`'s file (on CPU, in eval mode)."""
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    model = SmallCNN.from_init_args(blob["init_args"])
+    model.load_state_dict(blob["state_dict"])
+    return model.eval()
