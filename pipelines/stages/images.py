@@ -374,7 +374,10 @@ def image_stages(config: PipelineConfig, client, parent_id: str, workdir: str) -
     return {
         "parent_run_id": parent_id,
         "validation": validation,
-        "registered_model": registered,
+        "registered_model": {
+            "name": registered["model_name"],
+            **{k: registered[k] for k in ("version", "aliases", "promoted", "reason")},
+        },
         "model_uri": f"models:/{registered['model_name']}/{registered['version']}",
         "metrics": evaluation["metrics"],
         "table": evaluation["table"],
