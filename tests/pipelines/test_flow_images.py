@@ -48,3 +48,17 @@ def test_digits_demo_runs_and_serves_images(prefect_server, mlflow_store, tmp_pa
     served = mlflow.pyfunc.load_model(summary["model_uri"]).predict(images)
     assert list(served.columns) == ["label", "probability"] and len(served) == 4
     assert served["label"].between(0, 9).all() and np.all(served["probability"] <= 1.0)
+
+
+def test_image_config_loads_and_a_table_scenario_needs_data(tmp_path):
+    import pytest
+
+    from components.errors import StepstoneError
+    from pipelines.config import load_config
+
+    demo = load_config(REPO_ROOT / "configs" / "digits_demo.yaml")
+    assert demo.modality == "image" and demo.data is None and demo.transit.path == "gradual"
+    bare = tmp_path / "bare.yaml"
+    bare.write_text("name: x\n")
+    with pytest.raises(StepstoneError, match="needs a `data` section"):
+        load_config(bare)
