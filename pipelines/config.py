@@ -8,14 +8,19 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from components.adaptation import AdaptSpec
+from components.adaptation.gradual import GradualSpec
+from components.adaptation.joint import JointSpec
+from components.data.images import RotationSpec
 from components.data.loading import DerivedColumn
 from components.data.schema import TableSchema
 from components.errors import StepstoneError
+from components.models.cnn import CNNSpec
 from components.models.tabular_mlp import MLPSpec
 from components.models.training import TrainSpec
 from components.selection import SelectionSpec
@@ -72,21 +77,52 @@ class RegistryConfig(Strict):
     model_name: str = "stepstone"
 
 
+class TransitConfig(Strict):
+    """How to cross from source to target over the selected pool: `direct` (the adaptation
+    method on labelled target + selected pool rows), `gradual` (self-training along the
+    selection's chunks, Kumar et al. 2020), `progressive` (gradual, re-scoring the remaining
+    pool with a domain discriminator after every step, as IDOL), or `joint`."""
+
+    path: Literal["direct", "gradual", "progressive", "joint"] = "direct"
+    gradual: GradualSpec = GradualSpec()
+    joint: JointSpec = JointSpec()
+
+
+class ImageDataConfig(Strict):
+    """A rotated-image scenario: sklearn's bundled 8x8 `digits` (no download) or
+    `rotating_mnist` (MNIST under $STEPSTONE_DATA_ROOT); `rotation` overrides the domain
+    sizes and angles (default: the dataset's own protocol)."""
+
+    dataset: Literal["digits", "rotating_mnist"] = "digits"
+    rotation: RotationSpec | None = None
+    model: CNNSpec = CNNSpec()
+
+
 class PipelineConfig(Strict):
-    """A whole scenario: data, domains, model, stages and registry."""
+    """A whole scenario: data, domains, model, stages and registry. `modality: image`
+    replaces the table (`data`) by a rotated-image scenario (`images`)."""
 
     name: str
     seed: int = 0
     device: str = "auto"
-    data: DataConfig
+    modality: Literal["tabular", "image"] = "tabular"
+    data: DataConfig | None = None
+    images: ImageDataConfig = ImageDataConfig()
     target: TargetConfig = TargetConfig()
     validation: ValidationConfig = ValidationConfig()
     model: MLPSpec = MLPSpec()
     pretrain: TrainSpec = TrainSpec(epochs=8)
     selection: SelectionSpec = SelectionSpec()
     adaptation: AdaptSpec = AdaptSpec(train=TrainSpec(epochs=20, lr=5e-4))
+    transit: TransitConfig = TransitConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     registry: RegistryConfig = RegistryConfig()
+
+    @model_validator(mode="after")
+    def _data_for_tables(self) -> PipelineConfig:
+        if self.modality == "tabular" and self.data is None:
+            raise ValueError("a tabular scenario needs a `data` section (or set modality: image)")
+        return self
 
     @property
     def schema(self) -> TableSchema:

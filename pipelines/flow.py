@@ -14,6 +14,7 @@ from pipelines.config import PipelineConfig, load_config
 from pipelines.lineage import git_commit
 from pipelines.stages.adapt import adapt_target
 from pipelines.stages.evaluate import evaluate
+from pipelines.stages.images import image_stages
 from pipelines.stages.load_data import load_data
 from pipelines.stages.pretrain import source_model
 from pipelines.stages.register import register
@@ -29,6 +30,11 @@ def experiment_name(config: PipelineConfig) -> str:
 
 def _stages(config: PipelineConfig, client, parent_id: str, workdir: str) -> dict:
     """Run the stages in order; return the run summary."""
+    if config.modality == "image":
+        return {
+            "experiment": experiment_name(config),
+            **image_stages(config, client, parent_id, workdir),
+        }
     version = load_data(config, workdir)
     for key, value in version.tags().items():
         client.set_tag(parent_id, key, value)
@@ -37,7 +43,14 @@ def _stages(config: PipelineConfig, client, parent_id: str, workdir: str) -> dic
     client.set_tag(parent_id, "source_model_uri", source["model_uri"])
     client.set_tag(parent_id, "source_cached", str(source["cached"]).lower())
     selection = select_intermediate(config, workdir, parent_id, source["checkpoint"])
-    adapted = adapt_target(config, workdir, parent_id, source["checkpoint"], selection["selection"])
+    adapted = adapt_target(
+        config,
+        workdir,
+        parent_id,
+        source["checkpoint"],
+        selection["selection"],
+        selection["run_id"],
+    )
     evaluation = evaluate(config, workdir, parent_id, source["checkpoint"], adapted["model_uri"])
     lineage_tags = {
         **client.get_run(parent_id).data.tags,

@@ -14,13 +14,33 @@ COLUMNS = ["row_id", "score", "order", "chunk", "selected"]
 
 
 class SelectionSpec(BaseModel):
-    """Which selector, how much of the pool to keep, and how many chunks to cut it into."""
+    """Which selector, how much of the pool to keep, and how many chunks to cut it into.
+    `truth` names a pool column holding each row's true position (angle, date), used only
+    by `oracle` and the selection-quality report; `use_labels` hands labelled rows to the
+    selector as side information (ddtl); the other knobs tune `kernel` and `ddtl`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     method: str = "discriminator"
     fraction: float = 0.5
     chunks: int = 4
+    truth: str | None = None
+    use_labels: bool = True
+    rff_features: int = 512
+    ddtl_steps: int = 5
+    ddtl_epochs: int = 5
+    ddtl_hidden: int = 64
+
+
+@dataclass(frozen=True)
+class SideInfo:
+    """Optional side information: labels of source, pool and target rows (class indices) and
+    the pool rows' true positions (source-like low, target-like high; only `oracle` uses them)."""
+
+    source_labels: np.ndarray | None = None
+    pool_labels: np.ndarray | None = None
+    target_labels: np.ndarray | None = None
+    positions: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +78,10 @@ def check_pool(n_pool: int, spec: SelectionSpec) -> None:
     if not 0.0 < spec.fraction <= 1.0:
         raise StepstoneError(
             f"selection.fraction must be in (0, 1], got {spec.fraction}; set it in the scenario YAML."
+        )
+    if n_pool == 0:
+        raise StepstoneError(
+            "the intermediate pool is empty; check data.domains.intermediate selects some rows."
         )
     if spec.chunks < 1:
         raise StepstoneError(f"selection.chunks must be at least 1, got {spec.chunks}.")

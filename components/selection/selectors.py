@@ -1,6 +1,7 @@
 """Intermediate-pool selectors, chosen by name in the scenario YAML.
 
-Each takes learned features of source, pool and target rows and returns a Selection.
+Each takes learned features of source, pool and target rows (plus optional side information)
+and returns a Selection.
 """
 
 from __future__ import annotations
@@ -12,9 +13,26 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from components.errors import StepstoneError
-from components.selection.base import Selection, SelectionSpec, check_pool, from_scores
+from components.selection.base import Selection, SelectionSpec, SideInfo, check_pool, from_scores
+from components.selection.ddtl import ddtl
+from components.selection.kernel import kernel
 
-Selector = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, SelectionSpec, int], Selection]
+Selector = Callable[
+    [np.ndarray, np.ndarray, np.ndarray, np.ndarray, SelectionSpec, int, SideInfo], Selection
+]
+
+
+def domain_scores(
+    source: np.ndarray, pool: np.ndarray, target: np.ndarray, seed: int
+) -> np.ndarray:
+    """p(target | x) for each pool row from a class-balanced logistic regression trained to
+    tell source from target on standardised features."""
+    x = np.concatenate([source, target])
+    d = np.concatenate([np.zeros(len(source)), np.ones(len(target))])
+    scaler = StandardScaler().fit(x)
+    clf = LogisticRegression(class_weight="balanced", max_iter=1000, random_state=seed)
+    clf.fit(scaler.transform(x), d)
+    return clf.predict_proba(scaler.transform(pool))[:, 1]
 
 
 def discriminator(
@@ -24,16 +42,11 @@ def discriminator(
     pool_ids: np.ndarray,
     spec: SelectionSpec,
     seed: int,
+    side: SideInfo,
 ) -> Selection:
-    """Score each pool row by p(target | x) from a source-vs-target domain classifier
-    (class-balanced logistic regression on standardised features), as IDOL does."""
-    x = np.concatenate([source, target])
-    d = np.concatenate([np.zeros(len(source)), np.ones(len(target))])
-    scaler = StandardScaler().fit(x)
-    clf = LogisticRegression(class_weight="balanced", max_iter=1000, random_state=seed)
-    clf.fit(scaler.transform(x), d)
-    scores = clf.predict_proba(scaler.transform(pool))[:, 1]
-    return from_scores(pool_ids, scores, spec)
+    """Score each pool row by p(target | x) from a source-vs-target domain classifier, as
+    IDOL does (its progressive re-scoring lives in adaptation.gradual)."""
+    return from_scores(pool_ids, domain_scores(source, pool, target, seed), spec)
 
 
 def take_all(
@@ -43,6 +56,7 @@ def take_all(
     pool_ids: np.ndarray,
     spec: SelectionSpec,
     seed: int,
+    side: SideInfo,
 ) -> Selection:
     """Baseline: the whole pool, in random order."""
     scores = np.random.default_rng(seed).random(len(pool_ids))
@@ -56,17 +70,64 @@ def random_subset(
     pool_ids: np.ndarray,
     spec: SelectionSpec,
     seed: int,
+    side: SideInfo,
 ) -> Selection:
     """Baseline: a random `fraction` of the pool, in random order."""
     scores = np.random.default_rng(seed).random(len(pool_ids))
     return from_scores(pool_ids, scores, spec)
 
 
+def oracle(
+    source: np.ndarray,
+    pool: np.ndarray,
+    target: np.ndarray,
+    pool_ids: np.ndarray,
+    spec: SelectionSpec,
+    seed: int,
+    side: SideInfo,
+) -> Selection:
+    """Benchmark upper bound: order by the true positions (only where they are known)."""
+    if side.positions is None:
+        raise StepstoneError(
+            "selection.method 'oracle' needs the pool's true positions; set selection.truth to "
+            "the pool column that holds them, or choose another selection.method."
+        )
+    return from_scores(pool_ids, np.asarray(side.positions, dtype=np.float64), spec)
+
+
 SELECTORS: dict[str, Selector] = {
     "discriminator": discriminator,
+    "kernel": kernel,
+    "ddtl": ddtl,
     "all": take_all,
     "random": random_subset,
+    "oracle": oracle,
 }
+
+
+def check_inputs(
+    source: np.ndarray, pool: np.ndarray, target: np.ndarray, pool_ids: np.ndarray, side: SideInfo
+) -> None:
+    """Fail before any training when the domains disagree in schema or the side info in length."""
+    if pool.shape[1:] != source.shape[1:] or target.shape[1:] != source.shape[1:]:
+        raise StepstoneError(
+            f"source, pool and target features differ in shape ({source.shape[1:]}, "
+            f"{pool.shape[1:]}, {target.shape[1:]}); the domains must share one schema."
+        )
+    if len(source) == 0 or len(target) == 0:
+        raise StepstoneError(
+            f"selection needs source and target rows, got {len(source)} and {len(target)}."
+        )
+    if len(pool_ids) != len(pool):
+        raise StepstoneError(f"{len(pool_ids)} pool row ids for {len(pool)} pool rows.")
+    for name, rows, values in [
+        ("source_labels", source, side.source_labels),
+        ("pool_labels", pool, side.pool_labels),
+        ("target_labels", target, side.target_labels),
+        ("positions", pool, side.positions),
+    ]:
+        if values is not None and len(values) != len(rows):
+            raise StepstoneError(f"{name} has {len(values)} entries for {len(rows)} rows.")
 
 
 def select(
@@ -76,16 +137,14 @@ def select(
     pool_ids: np.ndarray,
     spec: SelectionSpec,
     seed: int = 0,
+    side: SideInfo | None = None,
 ) -> Selection:
     """Run the selector named by `spec.method` after checking its inputs."""
     if spec.method not in SELECTORS:
         raise StepstoneError(
             f"unknown selection.method {spec.method!r}; valid: {sorted(SELECTORS)}."
         )
-    if pool.shape[1:] != source.shape[1:] or target.shape[1:] != source.shape[1:]:
-        raise StepstoneError(
-            f"source, pool and target features differ in shape ({source.shape[1:]}, "
-            f"{pool.shape[1:]}, {target.shape[1:]}); the domains must share one schema."
-        )
+    side = side or SideInfo()
+    check_inputs(source, pool, target, pool_ids, side)
     check_pool(len(pool_ids), spec)
-    return SELECTORS[spec.method](source, pool, target, pool_ids, spec, seed)
+    return SELECTORS[spec.method](source, pool, target, pool_ids, spec, seed, side)

@@ -6,21 +6,50 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+from mlflow.tracking import MlflowClient
 from prefect import task
 
 from components.adaptation import adapt
 from components.data.preprocess import encode_labels
 from components.models import checkpoint
-from components.models.training import Labelled, resolve_device
+from components.models.training import Labelled, embed, resolve_device
+from components.selection.report import embedding_figure
 from pipelines.config import PipelineConfig
 from pipelines.packaging import log_scorer
+from pipelines.stages.transit import as_step_history, transit_adapt
 from pipelines.stages.workspace import read_splits
 from pipelines.tracking import log_history, stage_run
 
 
+def log_after_adaptation(
+    config: PipelineConfig,
+    model,
+    preprocessor,
+    workdir: str,
+    selection: str,
+    selection_run_id: str,
+    history: list[dict],
+) -> None:
+    """Add the after-adaptation PCA view and the per-step history to the selection run."""
+    source, pool, target = read_splits(workdir, "source", "intermediate", "target_labelled")
+    chosen = pd.read_parquet(selection).query("selected")["row_id"]
+    features = [embed(model, preprocessor.transform(rows)) for rows in (source, pool, target)]
+    figure = embedding_figure(
+        *features[:2], pool["row_id"].isin(chosen).to_numpy(), features[2], "Adapted-model features"
+    )
+    client = MlflowClient()
+    client.log_figure(selection_run_id, figure, "selection/embedding_after.png")
+    client.log_dict(selection_run_id, history, f"selection/adapt_{config.transit.path}_steps.json")
+
+
 @task(name="adapt_target")
 def adapt_target(
-    config: PipelineConfig, workdir: str, parent_run_id: str, source_checkpoint: str, selection: str
+    config: PipelineConfig,
+    workdir: str,
+    parent_run_id: str,
+    source_checkpoint: str,
+    selection: str,
+    selection_run_id: str | None = None,
 ) -> dict:
     """Train from the source weights on labelled target rows plus labelled selected pool rows;
     log the adapted model as a raw-row pyfunc."""
@@ -49,21 +78,33 @@ def adapt_target(
         target_data = Labelled.of(
             preprocessor.transform(target), encode_labels(target, config.schema), balance=True
         )
-        # Unlabelled target and source rows, for the methods that use them (DANN, MMD, ...).
-        source, unlabelled = read_splits(workdir, "source", "target_unlabelled")
-        model, history = adapt(
-            source_model,
-            target_data,
-            pool_data,
-            config.adaptation,
-            seed=config.seed,
-            device=device,
-            unlabelled=preprocessor.transform(unlabelled) if len(unlabelled) else None,
-            source_data=Labelled.of(
-                preprocessor.transform(source), encode_labels(source, config.schema), balance=True
-            ),
-        )
-        log_history(history, "adapt")
+        if config.transit.path == "direct":
+            # Unlabelled target and source rows, for the methods that use them (DANN, MMD, ...).
+            source, unlabelled = read_splits(workdir, "source", "target_unlabelled")
+            model, history = adapt(
+                source_model,
+                target_data,
+                pool_data,
+                config.adaptation,
+                seed=config.seed,
+                device=device,
+                unlabelled=preprocessor.transform(unlabelled) if len(unlabelled) else None,
+                source_data=Labelled.of(
+                    preprocessor.transform(source), encode_labels(source, config.schema), balance=True
+                ),
+            )
+            log_history(history, "adapt")
+        else:
+            mlflow.log_params({"transit_path": config.transit.path})
+            model, history = transit_adapt(
+                config, source_model, preprocessor, workdir, pd.read_parquet(selection), device
+            )
+            log_history(as_step_history(history), f"transit_{config.transit.path}")
+            mlflow.log_dict(history, "transit/steps.json")
+        if selection_run_id is not None:
+            log_after_adaptation(
+                config, model, preprocessor, workdir, selection, selection_run_id, history
+            )
         path = checkpoint.save(Path(workdir) / "adapted.pt", model.cpu(), preprocessor)
         info = log_scorer(path, target)
         return {"run_id": run.info.run_id, "checkpoint": str(path), "model_uri": info.model_uri}

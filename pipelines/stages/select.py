@@ -6,15 +6,60 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import pandas as pd
 from prefect import task
 
+from components.data.preprocess import encode_labels
+from components.errors import StepstoneError
 from components.evaluation import score_histogram
 from components.models import checkpoint
 from components.models.training import embed
-from components.selection import select
+from components.selection import SideInfo, select
+from components.selection import report as selection_report
 from pipelines.config import PipelineConfig
 from pipelines.stages.workspace import read_splits
 from pipelines.tracking import stage_run
+
+
+def side_info(config: PipelineConfig, source, pool, target) -> SideInfo:
+    """Labels of the labelled rows (when selection.use_labels) and the pool's true positions
+    (when selection.truth names a pool column)."""
+    truth = config.selection.truth
+    if truth is not None and truth not in pool.columns:
+        raise StepstoneError(
+            f"selection.truth names column {truth!r}, which the pool rows lack; fix or remove it."
+        )
+    positions = pool[truth].to_numpy(dtype=float) if truth else None
+    if not config.selection.use_labels:
+        return SideInfo(positions=positions)
+
+    def labels(rows: pd.DataFrame) -> np.ndarray | None:
+        if config.schema.label.column not in rows.columns:
+            return None
+        return encode_labels(rows, config.schema).astype(np.int64)
+
+    return SideInfo(labels(source), labels(pool), labels(target), positions)
+
+
+def log_reports(
+    config: PipelineConfig, table: pd.DataFrame, pool: pd.DataFrame, features: list
+) -> None:
+    """Selection-quality artifacts: order vs truth (when known) and the PCA view."""
+    source_f, pool_f, target_f = features
+    selected = pool["row_id"].isin(table.loc[table["selected"], "row_id"]).to_numpy()
+    mlflow.log_figure(
+        selection_report.embedding_figure(
+            source_f, pool_f, selected, target_f, "Source-model features (before adaptation)"
+        ),
+        "selection/embedding_before.png",
+    )
+    if config.selection.truth is None:
+        return
+    truth = pd.Series(pool[config.selection.truth].to_numpy(), index=pool["row_id"])
+    scored = selection_report.with_truth(table, truth)
+    mlflow.log_metric("order_spearman_with_truth", selection_report.order_spearman(scored))
+    mlflow.log_table(selection_report.selected_by_truth(scored), "selection/selected_by_truth.json")
+    mlflow.log_figure(selection_report.score_histograms(scored), "selection/scores_by_truth.png")
 
 
 @task(name="select_intermediate")
@@ -27,7 +72,13 @@ def select_intermediate(
     with stage_run(parent_run_id, "select_intermediate") as run:
         mlflow.log_params({f"selection_{k}": v for k, v in config.selection.model_dump().items()})
         features = [embed(model, preprocessor.transform(rows)) for rows in (source, pool, target)]
-        selection = select(*features, pool["row_id"].to_numpy(), config.selection, seed=config.seed)
+        selection = select(
+            *features,
+            pool["row_id"].to_numpy(),
+            config.selection,
+            seed=config.seed,
+            side=side_info(config, source, pool, target),
+        )
         table = selection.table
         path = Path(workdir) / "selection.parquet"
         table.to_parquet(path, index=False)
@@ -46,4 +97,5 @@ def select_intermediate(
             score_histogram(np.asarray(table["score"]), np.asarray(table["selected"])),
             "selection/scores.png",
         )
+        log_reports(config, table, pool, features)
         return {"run_id": run.info.run_id, "selection": str(path)}

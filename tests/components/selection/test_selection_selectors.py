@@ -131,8 +131,8 @@ def test_random_is_seeded(shift):
 
 def test_unknown_method_lists_valid_ones(shift):
     source, pool, target, ids, _ = shift
-    with pytest.raises(StepstoneError, match="unknown selection.method 'oracle'") as info:
-        select(source, pool, target, ids, SelectionSpec(method="oracle"))
+    with pytest.raises(StepstoneError, match="unknown selection.method 'magic'") as info:
+        select(source, pool, target, ids, SelectionSpec(method="magic"))
     for name in SELECTORS:
         assert repr(name) in str(info.value)
 

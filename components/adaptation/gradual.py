@@ -1,0 +1,149 @@
+"""Gradual self-training (Kumar, Ma and Liang 2020) along an ordered path of unlabelled
+chunks, and IDOL-style progressive ordering (Chen and Chao 2021) that re-scores the rest
+of the pool with a domain discriminator after each step.
+
+At each step the current model (teacher) pseudo-labels the next chunk, the least confident
+`drop_fraction` of it is dropped, and a copy of the teacher (student) is trained on the
+rest, plus the labelled target rows when there are any. The last step is the target's own
+unlabelled data.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from components.errors import StepstoneError
+from components.models.training import Inputs, Labelled, TrainSpec, embed, fit, predict_proba, take
+from components.selection import domain_scores
+
+
+class GradualSpec(BaseModel):
+    """Per-step training, the pseudo-label confidence cut, and how much of each step's loss
+    comes from labelled target rows (when given)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    drop_fraction: float = 0.1
+    target_weight: float = 0.5
+    use_pool_labels: bool = False
+    train: TrainSpec = Field(default_factory=lambda: TrainSpec(epochs=5, lr=1e-3))
+
+
+StepHook = Callable[[int, nn.Module], dict[str, float]]
+Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]
+
+
+def pseudo_label(model: nn.Module, x: Inputs, drop_fraction: float) -> Labelled:
+    """The model's hard labels on `x`, keeping the (1 - drop_fraction) most confident rows."""
+    p = predict_proba(model, x)
+    if p.ndim == 1:
+        labels, confidence = (p > 0.5).astype(np.float32), np.maximum(p, 1 - p)
+    else:
+        labels, confidence = p.argmax(1).astype(np.int64), p.max(1)
+    n_keep = max(1, int(np.ceil(len(confidence) * (1 - drop_fraction))))
+    kept = np.sort(np.argsort(-confidence, kind="stable")[:n_keep])
+    return Labelled.of(take(x, kept), labels[kept])
+
+
+def with_target(step: Labelled, target: Labelled | None, target_weight: float) -> Labelled:
+    """Add labelled target rows so they make up `target_weight` of the loss."""
+    if target is None or len(target) == 0 or target_weight <= 0:
+        return step
+    w_step = step.weight * (1 - target_weight) / step.weight.sum()
+    w_target = target.weight * target_weight / target.weight.sum()
+    mixed = Labelled.concat(
+        [Labelled(step.x, step.y, w_step), Labelled(target.x, target.y, w_target)]
+    )
+    return Labelled(
+        mixed.x, mixed.y, (mixed.weight * len(mixed) / mixed.weight.sum()).astype(np.float32)
+    )
+
+
+def check_steps(steps: list, spec: GradualSpec) -> None:
+    """Fail before training on an empty path, an empty step or a bad confidence cut."""
+    if not steps:
+        raise StepstoneError("gradual adaptation needs at least one step of unlabelled data.")
+    if any(len(s) == 0 for s in steps):
+        raise StepstoneError("a gradual step is empty; lower selection.chunks or add pool rows.")
+    if not 0.0 <= spec.drop_fraction < 1.0:
+        raise StepstoneError(f"gradual.drop_fraction must be in [0, 1), got {spec.drop_fraction}.")
+
+
+def self_train_step(
+    teacher: nn.Module,
+    step: Inputs | Labelled,
+    spec: GradualSpec,
+    seed: int,
+    target: Labelled | None = None,
+    device: torch.device | None = None,
+) -> tuple[nn.Module, dict[str, float]]:
+    """One teacher -> student step on a chunk (pseudo-labelled unless it is `Labelled`)."""
+    data = step if isinstance(step, Labelled) else pseudo_label(teacher, step, spec.drop_fraction)
+    student = copy.deepcopy(teacher)
+    history = fit(
+        student, with_target(data, target, spec.target_weight), spec.train, seed=seed, device=device
+    )
+    return student, {"rows": float(len(data)), "loss": history[-1]["loss"]}
+
+
+def gradual_self_train(
+    model: nn.Module,
+    steps: list[Inputs | Labelled],
+    spec: GradualSpec,
+    seed: int = 0,
+    target: Labelled | None = None,
+    on_step: StepHook | None = None,
+    device: torch.device | None = None,
+) -> tuple[nn.Module, list[dict[str, float]]]:
+    """Self-train through `steps` in order (the last should be the target's unlabelled data);
+    return the final model and one history row per step (with `on_step`'s metrics)."""
+    check_steps(steps, spec)
+    history = []
+    for i, step in enumerate(steps):
+        model, row = self_train_step(model, step, spec, seed + i, target, device)
+        history.append({"step": float(i), **row, **(on_step(i, model) if on_step else {})})
+    return model, history
+
+
+def progressive_self_train(
+    model: nn.Module,
+    source: Inputs,
+    pool: Inputs,
+    target_x: Inputs,
+    n_steps: int,
+    spec: GradualSpec,
+    seed: int = 0,
+    target: Labelled | None = None,
+    on_step: StepHook | None = None,
+    device: torch.device | None = None,
+    sample: int = 2000,
+    scorer: Scorer = domain_scores,
+) -> tuple[nn.Module, list[dict[str, float]]]:
+    """Gradual self-training whose next chunk is, at every step, the most source-like part
+    of the remaining pool under a source-vs-target discriminator on the CURRENT model's
+    features (IDOL's progressive refinement); ends on the target. `scorer(source, pool,
+    target, seed)` gives p(target)-like pool scores: the logistic discriminator by default."""
+    if n_steps < 1 or len(pool) < n_steps:
+        raise StepstoneError(f"{len(pool)} pool rows cannot fill {n_steps} progressive steps.")
+    rng = np.random.default_rng(seed)
+    src = take(source, rng.choice(len(source), min(sample, len(source)), replace=False))
+    tgt = take(target_x, rng.choice(len(target_x), min(sample, len(target_x)), replace=False))
+    remaining, history = np.arange(len(pool)), []
+    for i in range(n_steps):
+        size = int(np.ceil(len(remaining) / (n_steps - i)))
+        scores = scorer(
+            embed(model, src), embed(model, take(pool, remaining)), embed(model, tgt), seed
+        )
+        chunk = remaining[np.argsort(scores, kind="stable")[:size]]
+        remaining = np.setdiff1d(remaining, chunk)
+        model, row = self_train_step(model, take(pool, chunk), spec, seed + i, target, device)
+        history.append({"step": float(i), **row, **(on_step(i, model) if on_step else {})})
+    model, row = self_train_step(model, target_x, spec, seed + n_steps, target, device)
+    history.append({"step": float(n_steps), **row, **(on_step(n_steps, model) if on_step else {})})
+    return model, history

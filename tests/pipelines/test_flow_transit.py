@@ -1,0 +1,70 @@
+"""The flow with a transitive path: ddtl selection with the pool's true position (its date
+order) known, gradual adaptation along the chunks, and the selection-quality reports."""
+
+from __future__ import annotations
+
+import json
+
+from mlflow.tracking import MlflowClient
+
+from pipelines.cli import main
+from tests.pipelines.conftest import write_config
+from tests.pipelines.test_bad_input import latest_run, run_bad
+
+GRADUAL = {"use_pool_labels": True, "train": {"epochs": 2, "lr": 0.001}}
+
+
+def stage_runs(client: MlflowClient, parent) -> dict:
+    children = client.search_runs(
+        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+    )
+    return {r.data.tags["stage"]: r for r in children}
+
+
+def test_gradual_path_logs_steps_and_selection_reports(first_run, dvc_repo, tmp_path):
+    config = write_config(
+        tmp_path / "c.yaml",
+        dvc_repo / "data" / "bank.csv",
+        selection={"method": "ddtl", "chunks": 3, "truth": "row_id", "ddtl_epochs": 2},
+        transit={"path": "gradual", "gradual": GRADUAL},
+    )
+    out = tmp_path / "summary.json"
+    assert main(["run", "--config", str(config), "--summary-json", str(out)]) == 0
+    summary = json.loads(out.read_text())
+    assert 0.0 < summary["metrics"]["transfer"]["auc"] <= 1.0
+    client = MlflowClient()
+    stages = stage_runs(client, client.get_run(summary["parent_run_id"]))
+    selection, adapt = stages["select_intermediate"], stages["adapt_target"]
+    artifacts = {a.path for a in client.list_artifacts(selection.info.run_id, "selection")}
+    assert {
+        "selection/embedding_before.png",
+        "selection/embedding_after.png",
+        "selection/scores_by_truth.png",
+        "selection/selected_by_truth.json",
+        "selection/adapt_gradual_steps.json",
+    } <= artifacts
+    assert -1.0 <= selection.data.metrics["order_spearman_with_truth"] <= 1.0
+    steps = client.get_metric_history(adapt.info.run_id, "transit_gradual_test_auc")
+    assert [m.step for m in steps] == [0, 1, 2]  # one per chunk; no unlabelled target rows
+
+
+def test_joint_path_runs(first_run, dvc_repo, tmp_path):
+    config = write_config(
+        tmp_path / "joint.yaml",
+        dvc_repo / "data" / "bank.csv",
+        selection={"method": "kernel", "chunks": 2},
+        transit={"path": "joint", "joint": {"train": {"epochs": 2}}},
+    )
+    assert main(["run", "--config", str(config)]) == 0
+    run = latest_run(MlflowClient(), "stepstone-test")
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["promoted"] in ("true", "false")
+
+
+def test_truth_column_missing_from_pool(first_run, dvc_repo, tmp_path, capsys):
+    config = write_config(
+        tmp_path / "c.yaml", dvc_repo / "data" / "bank.csv", selection={"truth": "angle"}
+    )
+    code, err, run = run_bad(config, capsys)
+    assert code == 2 and "selection.truth names column 'angle'" in err
+    assert run.info.status == "FAILED"
