@@ -33,7 +33,7 @@ from pipelines.flow import experiment_name
 from pipelines.lineage import git_commit
 from pipelines.stages.evaluate import evaluate
 from pipelines.stages.load_data import load_data
-from pipelines.stages.pretrain import pretrain_source
+from pipelines.stages.pretrain import source_model
 from pipelines.stages.register import register
 from pipelines.stages.select import select_intermediate
 from pipelines.stages.validate import validate
@@ -192,7 +192,7 @@ def _run(config: SweepConfig, client, parent_id: str, workdir: str) -> dict:
         parent_id, "source_val_rows", hold_out_source(config, workdir, config.sweep.validation_rows)
     )
     validate(config, workdir, parent_id)
-    source = pretrain_source(config, workdir, parent_id)
+    source = source_model(config, workdir, parent_id)
     client.set_tag(parent_id, "source_model_uri", source["model_uri"])
     selection = select_intermediate(config, workdir, parent_id, source["checkpoint"])
     threads = max(1, (os.cpu_count() or 1) // config.sweep.max_workers)
