@@ -255,17 +255,11 @@ def sweep(config_path: str, overrides: dict | None = None) -> dict:
     parent_id = tracking.start_parent(
         client, experiment_name(config), f"{config.name}-sweep-{runtime.flow_run.name}", tags
     )
-    client.log_text(
-        parent_id, yaml.safe_dump(config.resolved(), sort_keys=False), "config/resolved.yaml"
-    )
-    try:
+    with tracking.finishing(client, parent_id):
+        tracking.log_json(config.resolved(), "config/resolved.json", run_id=parent_id)
+        client.log_text(parent_id, yaml.safe_dump(config.resolved()), "config/resolved.yaml")
         with tempfile.TemporaryDirectory(prefix="stepstone-sweep-") as workdir:
-            summary = _run(config, client, parent_id, workdir)
-    except BaseException as error:
-        tracking.finish(client, parent_id, error)
-        raise
-    tracking.finish(client, parent_id)
-    return summary
+            return _run(config, client, parent_id, workdir)
 
 
 def run_sweep(config_path: str, overrides: dict | None = None) -> dict:
