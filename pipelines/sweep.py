@@ -168,8 +168,11 @@ def _register_best(config, workdir, parent_id, source, selection, best: dict, cl
     (target,) = read_splits(workdir, "target_labelled")
     with mlflow.start_run(run_id=best["run_id"], nested=True):
         info = log_scorer(best["checkpoint"], target)
-    adapted = {"run_id": best["run_id"], "checkpoint": best["checkpoint"]}
-    adapted["model_uri"] = info.model_uri
+    adapted = {
+        "run_id": best["run_id"],
+        "checkpoint": best["checkpoint"],
+        "model_uri": info.model_uri,
+    }
     evaluation = evaluate(config, workdir, parent_id, source["checkpoint"], info.model_uri)
     tags = {
         **{k: v for k, v in client.get_run(parent_id).data.tags.items() if "mlflow." not in k},
