@@ -10,9 +10,16 @@ import json
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from components.adaptation import AdaptSpec
+from components.adaptation import ADAPTERS, NEEDS, AdaptSpec
 from components.data.loading import DerivedColumn
 from components.data.schema import TableSchema
 from components.errors import StepstoneError
@@ -87,6 +94,20 @@ class PipelineConfig(Strict):
     adaptation: AdaptSpec = AdaptSpec(train=TrainSpec(epochs=20, lr=5e-4))
     evaluation: EvaluationConfig = EvaluationConfig()
     registry: RegistryConfig = RegistryConfig()
+
+    @model_validator(mode="after")
+    def _adaptation_has_its_data(self) -> PipelineConfig:
+        """Catch an unknown method, or one that needs unlabelled target rows when there are
+        none, when the config is read (before any data is loaded or model trained)."""
+        method = self.adaptation.method
+        if method not in ADAPTERS:
+            raise ValueError(f"adaptation.method {method!r} is unknown; valid: {sorted(ADAPTERS)}")
+        if "unlabelled" in NEEDS[method] and self.target.unlabelled == 0:
+            raise ValueError(
+                f"adaptation.method {method!r} needs unlabelled target rows; set "
+                "target.unlabelled > 0 (those rows lose their labels and leave the test set)"
+            )
+        return self
 
     @property
     def schema(self) -> TableSchema:
