@@ -13,7 +13,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from components.adaptation import AdaptSpec
+from components.adaptation import ADAPTERS, NEEDS, AdaptSpec
 from components.adaptation.gradual import GradualSpec
 from components.adaptation.joint import JointSpec
 from components.data.images import RotationSpec
@@ -122,6 +122,20 @@ class PipelineConfig(Strict):
     def _data_for_tables(self) -> PipelineConfig:
         if self.modality == "tabular" and self.data is None:
             raise ValueError("a tabular scenario needs a `data` section (or set modality: image)")
+        return self
+
+    @model_validator(mode="after")
+    def _adaptation_has_its_data(self) -> PipelineConfig:
+        """Catch an unknown method, or one that needs unlabelled target rows when there are
+        none, when the config is read (before any data is loaded or model trained)."""
+        method = self.adaptation.method
+        if method not in ADAPTERS:
+            raise ValueError(f"adaptation.method {method!r} is unknown; valid: {sorted(ADAPTERS)}")
+        if "unlabelled" in NEEDS[method] and self.target.unlabelled == 0:
+            raise ValueError(
+                f"adaptation.method {method!r} needs unlabelled target rows; set "
+                "target.unlabelled > 0 (those rows lose their labels and leave the test set)"
+            )
         return self
 
     @property

@@ -168,8 +168,11 @@ def _register_best(config, workdir, parent_id, source, selection, best: dict, cl
     (target,) = read_splits(workdir, "target_labelled")
     with mlflow.start_run(run_id=best["run_id"], nested=True):
         info = log_scorer(best["checkpoint"], target)
-    adapted = {"run_id": best["run_id"], "checkpoint": best["checkpoint"]}
-    adapted["model_uri"] = info.model_uri
+    adapted = {
+        "run_id": best["run_id"],
+        "checkpoint": best["checkpoint"],
+        "model_uri": info.model_uri,
+    }
     evaluation = evaluate(config, workdir, parent_id, source["checkpoint"], info.model_uri)
     tags = {
         **{k: v for k, v in client.get_run(parent_id).data.tags.items() if "mlflow." not in k},
@@ -255,17 +258,11 @@ def sweep(config_path: str, overrides: dict | None = None) -> dict:
     parent_id = tracking.start_parent(
         client, experiment_name(config), f"{config.name}-sweep-{runtime.flow_run.name}", tags
     )
-    client.log_text(
-        parent_id, yaml.safe_dump(config.resolved(), sort_keys=False), "config/resolved.yaml"
-    )
-    try:
+    with tracking.finishing(client, parent_id):
+        tracking.log_json(config.resolved(), "config/resolved.json", run_id=parent_id)
+        client.log_text(parent_id, yaml.safe_dump(config.resolved()), "config/resolved.yaml")
         with tempfile.TemporaryDirectory(prefix="stepstone-sweep-") as workdir:
-            summary = _run(config, client, parent_id, workdir)
-    except BaseException as error:
-        tracking.finish(client, parent_id, error)
-        raise
-    tracking.finish(client, parent_id)
-    return summary
+            return _run(config, client, parent_id, workdir)
 
 
 def run_sweep(config_path: str, overrides: dict | None = None) -> dict:

@@ -112,8 +112,9 @@ def adapt_arm(
         path.parent.mkdir(exist_ok=True)
         checkpoint.save(path, model, pre)
         return {
-            **{k: arm[k] for k in ("id", "config", "seed")},
             "arm": arm["id"],
+            "config": arm["config"],
+            "seed": arm["seed"],
             "method": spec.method,
             "run_id": run.info.run_id,
             "checkpoint": str(path),

@@ -94,3 +94,14 @@ def log_json(data: object, artifact_file: str, run_id: str | None = None) -> Non
         MlflowClient().log_artifact(
             run_id, str(path), str(Path(artifact_file).parent) if "/" in artifact_file else None
         )
+
+
+@contextlib.contextmanager
+def finishing(client: MlflowClient, run_id: str) -> Iterator[str]:
+    """Mark `run_id` FINISHED when the block ends, or FAILED with the error if it raises."""
+    try:
+        yield run_id
+    except BaseException as error:
+        finish(client, run_id, error)
+        raise
+    finish(client, run_id)

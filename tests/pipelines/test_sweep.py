@@ -119,3 +119,30 @@ def test_bad_sweeps_fail_before_training(tmp_path, dvc_repo, capsys, sweep, targ
     )
     assert main(["sweep", "--config", str(config)]) == 2
     assert re.search(message, capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(
+    ("runner", "expected"),
+    [
+        ("threads", "ThreadPoolTaskRunner"),
+        ("processes", "ProcessPoolTaskRunner"),
+        ("dask", "DaskTaskRunner"),
+    ],
+)
+def test_the_configured_task_runner_is_used(runner, expected):
+    from pipelines.sweep import SweepSpec, task_runner
+
+    assert type(task_runner(SweepSpec(runner=runner, max_workers=3))).__name__ == expected
+
+
+@pytest.mark.parametrize(
+    ("method", "message"),
+    [("danm", "'danm' is unknown; valid: .*'dann'"), ("dann", "needs unlabelled target rows")],
+)
+def test_a_run_config_with_an_unusable_method_fails_when_read(method, message):
+    from components.errors import StepstoneError
+    from pipelines.config import load_config
+
+    with pytest.raises(StepstoneError, match=message):
+        load_config(None, {"adaptation.method": method})
+    assert load_config(None, {"adaptation.method": "dann", "target.unlabelled": 300})
