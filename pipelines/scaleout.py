@@ -21,7 +21,12 @@ def task_runner(dask_workers: int) -> DaskTaskRunner | ThreadPoolTaskRunner:
     For a shared cluster use DaskTaskRunner(address="tcp://scheduler:8786") instead."""
     if dask_workers > 0:
         return DaskTaskRunner(
-            cluster_kwargs={"n_workers": dask_workers, "threads_per_worker": 1, "processes": True}
+            cluster_kwargs={
+                "n_workers": dask_workers,
+                "threads_per_worker": 1,
+                "processes": True,
+                "dashboard_address": None,
+            }
         )
     return ThreadPoolTaskRunner(max_workers=1)
 
