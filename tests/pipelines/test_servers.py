@@ -5,6 +5,7 @@ LocalCluster, and an `mlflow server` that every run logs to over HTTP."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -159,21 +160,36 @@ def test_stepstone_serve_serves_the_schedule(home, client_env, prefect_url, scen
         assert run.state.is_completed(), tail(log) + flow_logs(prefect_url, run.id)
 
 
-def test_sweep_runs_on_a_two_worker_dask_cluster(worker, prefect_url, mlflow_url, scenario):
-    parameters = {"config_paths": [scenario], "seeds": [0, 1], "dask_workers": 2}
-    run = run_deployment(prefect_url, "stepstone-multi-run/sweep", parameters)
-    assert run.state.is_completed(), tail(worker) + flow_logs(prefect_url, run.id)
+SWEEP = """
+import json, sys
+from pipelines.settings import configure_offline
+configure_offline()
+from pipelines.scaleout import multi_run
+print(json.dumps(multi_run(config_paths=[sys.argv[1]], seeds=[0, 1], dask_workers=2)))
+"""
+
+
+def test_sweep_runs_on_a_two_worker_dask_cluster(client_env, prefect_url, mlflow_url, scenario):
+    """multi_run with a prefect-dask LocalCluster (2 worker processes), reporting to the real
+    Prefect server and logging to the MLflow server."""
+    done = subprocess.run(
+        [sys.executable, "-c", SWEEP, scenario],
+        env=client_env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert sorted(r["seed"] for r in result["runs"]) == [0, 1]
+    assert result["transfer_auc"][scenario]["n"] == 2
     tasks = read(prefect_url, lambda c: c.read_task_runs())
     scenario_tasks = [t for t in tasks if t.name.startswith("run_scenario")]
     assert len(scenario_tasks) == 2 and all(t.state.is_completed() for t in scenario_tasks)
     client = MlflowClient(mlflow_url, mlflow_url)
-    experiment = client.get_experiment_by_name("stepstone-servers")
-    parents = client.search_runs(
-        [experiment.experiment_id],
-        "tags.scenario = 'servers' and attributes.status = 'FINISHED'",
-        order_by=["attributes.start_time DESC"],
-        max_results=2,
-    )
-    assert sorted(p.data.params["seed"] for p in parents) == ["0", "1"]
-    first, second = sorted(parents, key=lambda p: p.info.start_time)
+    runs = [client.get_run(r["parent_run_id"]) for r in result["runs"]]
+    assert all(r.info.status == "FINISHED" for r in runs)
+    first, second = sorted(runs, key=lambda r: r.info.start_time)
     assert second.info.start_time < first.info.end_time, "the two runs should overlap in time"
