@@ -50,9 +50,11 @@ def _retrain(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from pipelines.servers import check_prefect
     from pipelines.settings import tracking_uri
 
     _check_servers()
+    check_prefect(required=True)
     from pipelines.serve import serve_schedule
 
     print(f"MLflow tracking: {tracking_uri()}")

@@ -193,3 +193,61 @@ def test_sweep_runs_on_a_two_worker_dask_cluster(client_env, prefect_url, mlflow
     assert all(r.info.status == "FINISHED" for r in runs)
     first, second = sorted(runs, key=lambda r: r.info.start_time)
     assert second.info.start_time < first.info.end_time, "the two runs should overlap in time"
+
+
+@pytest.mark.parametrize(
+    ("variable", "url"),
+    [
+        ("MLFLOW_TRACKING_URI", "http://127.0.0.1:{port}"),
+        ("PREFECT_API_URL", "http://127.0.0.1:{port}/api"),
+    ],
+)
+@pytest.mark.parametrize("command", ["run", "retrain"])
+def test_unreachable_server_is_a_clear_error_within_seconds(variable, url, command, tmp_path):
+    url = url.format(port=free_port())  # nothing listens there
+    env = clean_env(**{variable: url, "PREFECT_HOME": str(tmp_path)})
+    if variable == "PREFECT_API_URL":
+        env["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    start = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", command],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert time.monotonic() - start < 20
+    assert done.returncode == 2
+    assert f"cannot reach {url} (set by {variable})" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_serve_without_a_prefect_server_says_how_to_start_one(tmp_path):
+    env = clean_env(PREFECT_HOME=str(tmp_path), MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path}/m.db")
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "serve"],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "prefect server start" in done.stderr and "PREFECT_API_URL" in done.stderr
+
+
+def test_unreachable_mlflow_in_process_fails_fast(monkeypatch):
+    from components.errors import StepstoneError
+    from pipelines import tracking
+
+    url = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+    start = time.monotonic()
+    with pytest.raises(
+        StepstoneError, match=f"cannot reach {url} \\(set by MLFLOW_TRACKING_URI\\)"
+    ):
+        tracking.configure()
+    assert time.monotonic() - start < 5
