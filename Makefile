@@ -6,7 +6,7 @@ export DO_NOT_TRACK ?= true
 export GX_ANALYTICS_ENABLED ?= false
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: run test env benchmark
+.PHONY: run test env benchmark gpu-benchmark
 
 env:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -20,3 +20,6 @@ test: env
 
 benchmark: env
 	$(UV) run python benchmarks/loan_marketing.py
+
+gpu-benchmark: env
+	$(UV) run python benchmarks/gpu_throughput.py

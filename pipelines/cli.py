@@ -1,4 +1,4 @@
-"""`stepstone` command line: run, sweep, validate, lineage, score."""
+"""`stepstone` command line: run, sweep, retrain, serve, validate, lineage, score."""
 
 from __future__ import annotations
 
@@ -10,7 +10,17 @@ from pathlib import Path
 from pipelines.settings import configure_offline
 
 
+def _check_servers() -> None:
+    """Fail within seconds, naming the variable, when a configured server is unreachable."""
+    from pipelines.servers import check_mlflow, check_prefect
+    from pipelines.settings import tracking_uri
+
+    check_mlflow(tracking_uri())
+    check_prefect()
+
+
 def _run(args: argparse.Namespace) -> int:
+    _check_servers()
     from pipelines.flow import stepstone
 
     overrides = {"seed": args.seed} if args.seed is not None else None
@@ -40,6 +50,32 @@ def _sweep(args: argparse.Namespace) -> int:
     print(f"MLflow parent run {summary['parent_run_id']} in experiment {summary['experiment']}")
     if args.summary_json:
         Path(args.summary_json).write_text(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+def _retrain(args: argparse.Namespace) -> int:
+    _check_servers()
+    from pipelines.retrain import retrain
+
+    result = retrain(
+        config_path=str(args.config) if args.config else None, only_new_data=args.only_new_data
+    )
+    print(f"retrained={result['retrained']}: {result['reason']}")
+    if result["retrained"]:
+        print(f"source model from cache: {result['source_cached']}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from pipelines.servers import check_prefect
+    from pipelines.settings import tracking_uri
+
+    _check_servers()
+    check_prefect(required=True)
+    from pipelines.serve import serve_schedule
+
+    print(f"MLflow tracking: {tracking_uri()}")
+    serve_schedule(str(args.config) if args.config else None, args.cron, args.timezone)
     return 0
 
 
@@ -107,6 +143,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--summary-json", type=Path, help="write the sweep summary here")
     sweep.set_defaults(func=_sweep)
+    ret = sub.add_parser(
+        "retrain", help="retrain on the current data version, reusing the cached source model"
+    )
+    ret.add_argument(
+        "--config", type=Path, help="scenario YAML (default: configs/loan_marketing.yaml)"
+    )
+    ret.add_argument(
+        "--only-new-data",
+        action="store_true",
+        help="do nothing when the newest registered model was trained on this data version",
+    )
+    ret.set_defaults(func=_retrain)
+    srv = sub.add_parser(
+        "serve", help="serve the nightly and on-demand retrain deployments on a Prefect server"
+    )
+    srv.add_argument(
+        "--config", type=Path, help="scenario YAML (default: configs/loan_marketing.yaml)"
+    )
+    srv.add_argument("--cron", default="0 2 * * *", help="nightly schedule (default 02:00)")
+    srv.add_argument("--timezone", default="UTC", help="time zone of the cron schedule")
+    srv.set_defaults(func=_serve)
     val = sub.add_parser("validate", help="check a scenario's config and data without training")
     val.add_argument(
         "--config", type=Path, help="scenario YAML (default: configs/loan_marketing.yaml)"

@@ -16,12 +16,14 @@ import mlflow
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
+from pipelines.servers import check_mlflow
 from pipelines.settings import artifact_location, tracking_uri
 
 
 def configure() -> MlflowClient:
     """Point MLflow (tracking and registry) at the configured store."""
     uri = tracking_uri()
+    check_mlflow(uri)
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)

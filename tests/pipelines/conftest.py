@@ -99,3 +99,23 @@ def first_run(prefect_server, mlflow_store, scenario_config, tmp_path_factory) -
     out = tmp_path_factory.mktemp("out") / "summary.json"
     assert main(["run", "--config", str(scenario_config), "--summary-json", str(out)]) == 0
     return json.loads(out.read_text())
+
+
+def tracked_repo(root: Path, table) -> Path:
+    """A git + DVC repository at `root` whose data/bank.csv (`table`) is tracked and committed."""
+    git(root, "init", "-q")
+    git(root, "config", "user.email", "test@example.com")
+    git(root, "config", "user.name", "test")
+    dvc(root, "init", "-q")
+    dvc(root, "config", "core.analytics", "false")
+    (root / "data").mkdir()
+    table.to_csv(root / "data" / "bank.csv", sep=";", index=False)
+    commit_data(root, "first data version")
+    return root
+
+
+def commit_data(root: Path, message: str) -> None:
+    """`dvc add` the data and commit the new data.dvc: what a data engineer does."""
+    dvc(root, "add", "-q", "data")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message)

@@ -14,7 +14,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from pipelines.retrain import retrain
-from tests.pipelines.conftest import dvc, git, write_config
+from tests.pipelines.conftest import commit_data, tracked_repo, write_config
 
 MODEL = "stepstone-retrain"
 WORSE = {"adaptation.method": "finetune", "adaptation.train.epochs": 1, "adaptation.train.lr": 1e-6}
@@ -36,23 +36,7 @@ def retrain_store(tmp_path_factory):
 @pytest.fixture(scope="module")
 def data_repo(tmp_path_factory, bank_slice) -> Path:
     """A git + DVC repository whose data/bank.csv is tracked by data.dvc."""
-    root = tmp_path_factory.mktemp("retrain-repo")
-    git(root, "init", "-q")
-    git(root, "config", "user.email", "test@example.com")
-    git(root, "config", "user.name", "test")
-    dvc(root, "init", "-q")
-    dvc(root, "config", "core.analytics", "false")
-    (root / "data").mkdir()
-    bank_slice.to_csv(root / "data" / "bank.csv", sep=";", index=False)
-    new_data_version(root, "first version")
-    return root
-
-
-def new_data_version(root: Path, message: str) -> None:
-    """`dvc add` the data and commit the new data.dvc: what a data engineer does."""
-    dvc(root, "add", "-q", "data")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", message)
+    return tracked_repo(tmp_path_factory.mktemp("retrain-repo"), bank_slice)
 
 
 def edit_rows(root: Path, rows: slice, column: str, delta: float, message: str) -> None:
@@ -60,17 +44,14 @@ def edit_rows(root: Path, rows: slice, column: str, delta: float, message: str) 
     table = pd.read_csv(path, sep=";")
     table.loc[table.index[rows], column] += delta
     table.to_csv(path, sep=";", index=False)
-    new_data_version(root, message)
+    commit_data(root, message)
 
 
 @pytest.fixture(scope="module")
 def config(data_repo, tmp_path_factory) -> str:
-    path = write_config(
-        tmp_path_factory.mktemp("retrain-cfg") / "scenario.yaml", data_repo / "data" / "bank.csv"
-    )
-    text = path.read_text().replace("model_name: stepstone-test", f"model_name: {MODEL}")
-    path.write_text(text)
-    return str(path)
+    path = tmp_path_factory.mktemp("retrain-cfg") / "scenario.yaml"
+    data = data_repo / "data" / "bank.csv"
+    return str(write_config(path, data, registry={"model_name": MODEL}))
 
 
 def pretrain_state(flow_run_id: str) -> str:

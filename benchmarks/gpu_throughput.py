@@ -1,0 +1,208 @@
+"""GPU throughput benchmark: samples/s of source pretraining (MNIST) and L2-SP adaptation
+(Rotating MNIST: the same digits turned 90 degrees), GPU utilisation, and the pipeline's
+step time (components.models.training.fit) over a bare PyTorch loop of the same LeNet-style
+CNN on the same data (target: ratio <= 1.10 on a GPU). Prints one JSON line.
+
+    uv run python benchmarks/gpu_throughput.py [--seeds 0 1 2] [--rows 60000] [--epochs 2]
+
+It runs anywhere: on a machine without CUDA it reports device=cpu, and the 10% target is
+only checked on a GPU. Reads MNIST from $STEPSTONE_DATA_ROOT/mnist (default ../shared/data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from components.adaptation import AdaptSpec, adapt
+from components.evaluation import summarise_seeds
+from components.models.training import (
+    Labelled,
+    TrainSpec,
+    autocast,
+    fit,
+    resolve_device,
+    seed_everything,
+    to_tensors,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_ROOT = Path(os.environ.get("STEPSTONE_DATA_ROOT", REPO_ROOT.parent / "shared" / "data"))
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX (.gz) file as a numpy array."""
+    raw = gzip.decompress(path.read_bytes())
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def mnist(rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first `rows` MNIST training images as float32 [n, 1, 28, 28] in [0, 1], and labels."""
+    images = read_idx(DATA_ROOT / "mnist" / "train-images-idx3-ubyte.gz")[:rows]
+    labels = read_idx(DATA_ROOT / "mnist" / "train-labels-idx1-ubyte.gz")[:rows]
+    return (images[:, None] / 255.0).astype(np.float32), labels.astype(np.int64)
+
+
+class LeNet(nn.Module):
+    """LeNet-style CNN for 28x28 digits: two conv blocks, a 500-d feature layer, 10 logits."""
+
+    def __init__(self):
+        super().__init__()
+        self.trunk = nn.Sequential(
+            nn.Conv2d(1, 20, 5), nn.MaxPool2d(2), nn.ReLU(),
+            nn.Conv2d(20, 50, 5), nn.Dropout2d(0.5), nn.MaxPool2d(2), nn.ReLU(),
+            nn.Flatten(), nn.Linear(800, 500), nn.ReLU(), nn.Dropout(0.5),
+        )  # fmt: skip
+        self.head = nn.Linear(500, 10)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.trunk(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.trunk(x))
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def bare_loop(model: nn.Module, data: Labelled, spec: TrainSpec, seed: int, device) -> None:
+    """The same training as `fit`, written as the plainest PyTorch loop."""
+    generator = seed_everything(seed)
+    model.to(device).train()
+    (x,) = to_tensors(data.x, device)
+    y = torch.from_numpy(data.y).to(device)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
+    for _ in range(spec.epochs):
+        order = torch.randperm(len(y), generator=generator).to(device)
+        for start in range(0, len(y), spec.batch_size):
+            idx = order[start : start + spec.batch_size]
+            with autocast(device):
+                logits = model(x[idx])
+            loss = nn.functional.cross_entropy(logits.float(), y[idx])
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+    sync(device)
+
+
+class GpuSampler:
+    """Mean GPU utilisation (%) while the block runs, via NVML; None without a GPU or pynvml."""
+
+    def __init__(self, device: torch.device):
+        self.samples: list[int] = []
+        self.handle = None
+        if device.type == "cuda":
+            try:
+                import pynvml
+
+                pynvml.nvmlInit()
+                self.handle = pynvml.nvmlDeviceGetHandleByIndex(device.index or 0)
+                self.read = lambda: pynvml.nvmlDeviceGetUtilizationRates(self.handle).gpu
+            except Exception:  # noqa: BLE001 - no NVML: report None
+                self.handle = None
+        self.stop = threading.Event()
+
+    def __enter__(self):
+        if self.handle is not None:
+            self.thread = threading.Thread(target=self._run, daemon=True)
+            self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.2):
+            self.samples.append(self.read())
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+
+    @property
+    def mean(self) -> float | None:
+        return float(np.mean(self.samples)) if self.samples else None
+
+
+def timed(fn, device) -> float:
+    sync(device)
+    start = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - start
+
+
+def one_seed(seed: int, x: np.ndarray, y: np.ndarray, args, device) -> dict:
+    """Throughputs and the overhead ratio for one seed."""
+    spec = TrainSpec(epochs=args.epochs, batch_size=args.batch_size, lr=1e-3)
+    source = Labelled.of(x, y)
+    n_target = max(len(x) // 10, args.batch_size)
+    target = Labelled.of(np.rot90(x[:n_target], k=1, axes=(2, 3)).copy(), y[:n_target])
+    seed_everything(seed)
+    bare = LeNet()
+    bare_s = timed(lambda: bare_loop(bare, source, spec, seed, device), device)
+    seed_everything(seed)
+    model = LeNet()
+    with GpuSampler(device) as gpu:
+        pipeline_s = timed(lambda: fit(model, source, spec, seed=seed, device=device), device)
+    adapt_spec = AdaptSpec(method="l2sp", train=spec)
+    adapt_s = timed(
+        lambda: adapt(model, target, None, adapt_spec, seed=seed, device=device), device
+    )
+    return {
+        "pretrain_samples_per_s": len(x) * spec.epochs / pipeline_s,
+        "bare_samples_per_s": len(x) * spec.epochs / bare_s,
+        "adapt_samples_per_s": n_target * spec.epochs / adapt_s,
+        "pipeline_over_bare": pipeline_s / bare_s,
+        "gpu_util_percent": gpu.mean,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--rows", type=int, default=60000, help="MNIST training rows used")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    device = resolve_device(args.device)
+    start = time.perf_counter()
+    x, y = mnist(args.rows)
+    one_seed(args.seeds[0], x[: args.batch_size * 2], y[: args.batch_size * 2], args, device)
+    runs = [one_seed(s, x, y, args, device) for s in args.seeds]  # after a warm-up above
+    summary = {
+        key: summarise_seeds([r[key] for r in runs]) for key in runs[0] if runs[0][key] is not None
+    }
+    ratio = summary["pipeline_over_bare"]["mean"]
+    print(
+        json.dumps(
+            {
+                "benchmark": "gpu_throughput",
+                "device": device.type,
+                "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+                "rows": len(x),
+                "epochs": args.epochs,
+                "batch_size": args.batch_size,
+                "seeds": args.seeds,
+                **summary,
+                "gpu_util_percent": summary.get("gpu_util_percent"),
+                "target_overhead_within_10pct": (ratio <= 1.10) if device.type == "cuda" else None,
+                "wall_s": time.perf_counter() - start,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

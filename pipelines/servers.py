@@ -1,0 +1,61 @@
+"""Fail fast on server URLs: an unreachable Prefect API or MLflow tracking server is a clear
+StepstoneError within seconds, instead of minutes of client retries."""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+
+from components.errors import StepstoneError
+
+TIMEOUT_S = 3.0
+
+
+def check_reachable(url: str, variable: str, health: str, timeout: float = TIMEOUT_S) -> None:
+    """GET `url` + `health` and expect a 2xx answer; anything else is an error that names the
+    URL and the variable that set it."""
+    probe = url.rstrip("/") + health
+    try:
+        with urllib.request.urlopen(probe, timeout=timeout):
+            return
+    except urllib.error.HTTPError as exc:
+        reason = f"{probe} answered HTTP {exc.code}, so this is not the expected server"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = f"{getattr(exc, 'reason', exc)}"
+    raise StepstoneError(
+        f"cannot reach {url} (set by {variable}): {reason}. Start the server, or set "
+        f"{variable} to its URL, or unset {variable} to use the local default."
+    )
+
+
+def is_http(url: str | None) -> bool:
+    return bool(url) and url.startswith(("http://", "https://"))
+
+
+def prefect_api_url() -> str | None:
+    """PREFECT_API_URL from the environment or the active Prefect profile (None: ephemeral)."""
+    from prefect.settings import PREFECT_API_URL
+
+    return os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value()
+
+
+def check_prefect(required: bool = False) -> str | None:
+    """Check the Prefect API when one is configured; with `required`, insist on one."""
+    url = prefect_api_url()
+    if not url:
+        if required:
+            raise StepstoneError(
+                "no Prefect server configured: start one with `prefect server start` and set "
+                "PREFECT_API_URL=http://127.0.0.1:4200/api (or `prefect config set "
+                "PREFECT_API_URL=...`)."
+            )
+        return None
+    check_reachable(url, "PREFECT_API_URL", "/health")
+    return url
+
+
+def check_mlflow(uri: str) -> None:
+    """Check an HTTP(S) MLflow tracking server; file and sqlite stores need no check."""
+    if is_http(uri):
+        check_reachable(uri, "MLFLOW_TRACKING_URI", "/health")

@@ -1,0 +1,144 @@
+"""Start and stop real `prefect server`, `prefect worker` and `mlflow server` processes for
+tests: loopback only, temp homes, bounded waits, always stopped (process group) at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BIN = os.path.dirname(sys.executable)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without Prefect/MLflow server settings, plus `extra`."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PREFECT_API", "MLFLOW_TRACKING", "PREFECT_HOME"))
+    }
+    return {
+        **env,
+        "PATH": f"{BIN}:{env['PATH']}",
+        "PYTHONPATH": str(REPO_ROOT),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "false",
+        "DO_NOT_TRACK": "true",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        **extra,
+    }
+
+
+def tail(log: Path, chars: int = 3000) -> str:
+    return log.read_text(errors="replace")[-chars:] if log.exists() else ""
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM the process group we started, SIGKILL it if it is still there after 20 s."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def started(
+    cmd: list[str], env: dict[str, str], log: Path, health: str | None, timeout: float = 120
+) -> Iterator[subprocess.Popen]:
+    """Run `cmd` in its own process group; wait for `health` to answer 200; stop it on exit."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        while health:
+            try:
+                with urllib.request.urlopen(health, timeout=2):
+                    break
+            except OSError:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{cmd[:4]} exited early:\n{tail(log)}") from None
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{health} not up in {timeout} s:\n{tail(log)}") from None
+                time.sleep(0.5)
+        yield process
+    finally:
+        stop(process)
+
+
+def prefect_cli(env: dict[str, str], *args: str, timeout: float = 120) -> str:
+    """Run `prefect ARGS` in the repository root; return its output, fail with it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "prefect", *args],
+        check=False,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def run_deployment(api_url: str, name: str, parameters: dict, timeout: float = 300):
+    """Create a flow run of deployment `name` through the Prefect client; wait until it ends."""
+    from prefect.client.orchestration import PrefectClient
+
+    async def go():
+        async with PrefectClient(api_url) as client:
+            deployment = await client.read_deployment_by_name(name)
+            run = await client.create_flow_run_from_deployment(deployment.id, parameters=parameters)
+            deadline = time.monotonic() + timeout
+            while not (run := await client.read_flow_run(run.id)).state.is_final():
+                assert time.monotonic() < deadline, (
+                    f"{name} still {run.state.name} after {timeout} s"
+                )
+                await asyncio.sleep(2)
+            return run
+
+    return asyncio.run(go())
+
+
+def read(api_url: str, call):
+    """Await `call(client)` against the Prefect API at `api_url`."""
+    from prefect.client.orchestration import PrefectClient
+
+    async def go():
+        async with PrefectClient(api_url) as client:
+            return await call(client)
+
+    return asyncio.run(go())
+
+
+def flow_logs(api_url: str, flow_run_id) -> str:
+    """The flow run's log lines as the Prefect server stored them (for failure messages)."""
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    logs = read(
+        api_url,
+        lambda c: c.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))),
+    )
+    return "\n".join(f"{log.level} {log.message}" for log in logs)[-4000:]
