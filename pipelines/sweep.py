@@ -113,13 +113,7 @@ def task_runner(spec: SweepSpec):
         return ThreadPoolTaskRunner(max_workers=spec.max_workers)
     if spec.runner == "processes":
         return ProcessPoolTaskRunner(max_workers=spec.max_workers)
-    try:
-        from prefect_dask import DaskTaskRunner
-    except ImportError as exc:
-        raise StepstoneError(
-            "sweep.runner 'dask' needs prefect-dask: `uv sync --extra dask` "
-            "(or pip install prefect-dask), or use runner 'threads' / 'processes'."
-        ) from exc
+    from prefect_dask import DaskTaskRunner
     if spec.dask_address:
         return DaskTaskRunner(address=spec.dask_address)
     return DaskTaskRunner(
