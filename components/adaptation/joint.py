@@ -17,7 +17,8 @@ from components.models.training import Inputs, Labelled, TrainSpec, fit
 
 
 class JointSpec(BaseModel):
-    """Loss shares per domain (renormalised over the domains present) and training."""
+    """Loss shares per domain (renormalised over the domains present), whether known pool
+    labels are used (else pool rows are pseudo-labelled), and training."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -25,6 +26,7 @@ class JointSpec(BaseModel):
     pool_weight: float = 0.3
     target_weight: float = 0.5
     drop_fraction: float = 0.1
+    use_pool_labels: bool = True
     train: TrainSpec = Field(default_factory=lambda: TrainSpec(epochs=10, lr=5e-4))
 
 

@@ -150,9 +150,9 @@ DIGITS_SPEC = RotationSpec(
     pool=800,
     target=150,
     test=147,
-    source_angles=(0.0, 10.0),
-    pool_angles=(10.0, 60.0),
-    target_angles=(50.0, 60.0),
+    source_angles=(0.0, 5.0),
+    pool_angles=(5.0, 45.0),
+    target_angles=(40.0, 45.0),
 )
 
 

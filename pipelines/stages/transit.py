@@ -53,7 +53,7 @@ def transit_adapt(
         pool_x = preprocessor.transform(pool)
         pool_data = (
             Labelled.of(pool_x, encode_labels(pool, schema), balance=True)
-            if pool_labelled
+            if label in pool.columns and transit.joint.use_pool_labels
             else pool_x
         )
         return joint_train(
