@@ -14,21 +14,12 @@ from prefect_dask import DaskTaskRunner
 
 from components.evaluation import summarise_seeds
 from pipelines.flow import stepstone
+from pipelines.runners import dask_runner
 
 
 def task_runner(dask_workers: int) -> DaskTaskRunner | ThreadPoolTaskRunner:
-    """A local Dask cluster with `dask_workers` single-threaded worker processes, or one thread.
-    For a shared cluster use DaskTaskRunner(address="tcp://scheduler:8786") instead."""
-    if dask_workers > 0:
-        return DaskTaskRunner(
-            cluster_kwargs={
-                "n_workers": dask_workers,
-                "threads_per_worker": 1,
-                "processes": True,
-                "dashboard_address": None,
-            }
-        )
-    return ThreadPoolTaskRunner(max_workers=1)
+    """A local Dask cluster with `dask_workers` single-threaded worker processes, or one thread."""
+    return dask_runner(dask_workers) if dask_workers > 0 else ThreadPoolTaskRunner(max_workers=1)
 
 
 @task(name="run_scenario")

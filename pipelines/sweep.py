@@ -31,6 +31,7 @@ from pipelines import tracking
 from pipelines.config import PipelineConfig, Strict, load_config
 from pipelines.flow import experiment_name
 from pipelines.lineage import git_commit
+from pipelines.runners import dask_runner
 from pipelines.stages.evaluate import evaluate
 from pipelines.stages.load_data import load_data
 from pipelines.stages.pretrain import source_model
@@ -113,12 +114,7 @@ def task_runner(spec: SweepSpec):
         return ThreadPoolTaskRunner(max_workers=spec.max_workers)
     if spec.runner == "processes":
         return ProcessPoolTaskRunner(max_workers=spec.max_workers)
-    from prefect_dask import DaskTaskRunner
-    if spec.dask_address:
-        return DaskTaskRunner(address=spec.dask_address)
-    return DaskTaskRunner(
-        cluster_kwargs={"n_workers": spec.max_workers, "threads_per_worker": 1, "processes": True}
-    )
+    return dask_runner(spec.max_workers, spec.dask_address)
 
 
 def _target_only_auc(config: PipelineConfig, workdir: str) -> float:

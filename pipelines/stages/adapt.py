@@ -90,7 +90,9 @@ def adapt_target(
                 device=device,
                 unlabelled=preprocessor.transform(unlabelled) if len(unlabelled) else None,
                 source_data=Labelled.of(
-                    preprocessor.transform(source), encode_labels(source, config.schema), balance=True
+                    preprocessor.transform(source),
+                    encode_labels(source, config.schema),
+                    balance=True,
                 ),
             )
             log_history(history, "adapt")

@@ -5,11 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
-import socket
-import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -21,6 +17,7 @@ from mlflow.tracking import MlflowClient
 
 from pipelines.cli import main
 from pipelines.lineage import lineage
+from tests.pipelines.servers import clean_env, free_port, started
 
 STAGES = {
     "validate",
@@ -155,50 +152,27 @@ def test_second_run_compares_against_the_champion(first_run, scenario_config, tm
     assert str(client.get_model_version("stepstone-test-source", "1").version) == "1"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_mlflow_models_serve_answers_with_scores(first_run, dvc_repo, mlflow_store):
+def test_mlflow_models_serve_answers_with_scores(first_run, dvc_repo, mlflow_store, tmp_path):
     """`mlflow models serve --env-manager local` on the registered model, a real HTTP request."""
     port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "models",
-            "serve",
-            "-m",
-            "models:/stepstone-test@challenger",
-            "--env-manager",
-            "local",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        # The scoring server execs `uvicorn` from PATH, as it would in an activated environment.
-        env={
-            **os.environ,
-            "MLFLOW_TRACKING_URI": mlflow_store,
-            "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
-                break
-            except OSError:
-                assert server.poll() is None, server.stderr.read().decode()[-2000:]
-                assert time.monotonic() < deadline, "server did not come up in 90 s"
-                time.sleep(0.5)
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "models",
+        "serve",
+        "-m",
+        "models:/stepstone-test@challenger",
+        "--env-manager",
+        "local",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    # clean_env puts the venv's bin first on PATH: the scoring server execs `uvicorn` from it.
+    env = clean_env(MLFLOW_TRACKING_URI=mlflow_store)
+    with started(cmd, env, tmp_path / "serve.log", f"http://127.0.0.1:{port}/ping", timeout=90):
         rows = (
             pd.read_csv(dvc_repo / "data" / "bank.csv", sep=";")
             .head(5)
@@ -214,7 +188,4 @@ def test_mlflow_models_serve_answers_with_scores(first_run, dvc_repo, mlflow_sto
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             predictions = json.loads(response.read())["predictions"]
-        assert len(predictions) == 5 and all(0.0 <= p["score"] <= 1.0 for p in predictions)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    assert len(predictions) == 5 and all(0.0 <= p["score"] <= 1.0 for p in predictions)
