@@ -36,6 +36,7 @@ from components.selection import report as selection_report
 from pipelines.config import PipelineConfig
 from pipelines.packaging import requirements
 from pipelines.settings import REPO_ROOT
+from pipelines.stages.register import publish
 from pipelines.stages.transit import as_step_history
 from pipelines.tracking import log_history, stage_run
 
@@ -309,31 +310,8 @@ def register_images(
         reason = (
             f"challenger accuracy {challenger:.4f} {'>' if promote else '<='} {against} {bar:.4f}"
         )
-        source_version = mlflow.register_model(
-            source["model_uri"], f"{name}-source", tags=tags
-        ).version
-        version = mlflow.register_model(
-            adapted["model_uri"],
-            name,
-            tags={**tags, "source_model_version": f"{name}-source/{source_version}"},
-        ).version
-        client.set_registered_model_alias(name, "challenger", version)
-        if promote:
-            client.set_registered_model_alias(name, "champion", version)
-        mlflow.log_dict(
-            {"version": version, "promoted": promote, "reason": reason}, "registry/decision.json"
-        )
-        client.set_tag(parent_run_id, "registered_model", f"{name}/{version}")
-        client.set_tag(parent_run_id, "promoted", str(promote).lower())
-        aliases = list(client.get_model_version(name, version).aliases)
-        return {
-            "model_name": name,
-            "version": version,
-            "promoted": promote,
-            "reason": reason,
-            "aliases": aliases,
-            "source_model_version": source_version,
-        }
+        decision = {"promoted": promote, "reason": reason}
+        return publish(client, name, source, adapted["model_uri"], tags, decision, parent_run_id)
 
 
 def image_stages(config: PipelineConfig, client, parent_id: str, workdir: str) -> dict:

@@ -63,6 +63,33 @@ def register_source(client: MlflowClient, name: str, source: dict, tags: dict[st
     return mlflow.register_model(source["model_uri"], name, tags=tags).version
 
 
+def publish(
+    client: MlflowClient,
+    name: str,
+    source: dict,
+    adapted_uri: str,
+    tags: dict[str, str],
+    decision: dict,
+    parent_run_id: str,
+) -> dict:
+    """Register the source model (once per source run) and the adapted model with lineage
+    tags; alias `challenger`, and `champion` when `decision["promoted"]`; log the decision
+    on the active stage run and tag the parent run. Returns the decision with the version,
+    its aliases and the source version."""
+    source_version = register_source(client, f"{name}-source", source, tags)
+    tags = {**tags, "source_model_version": f"{name}-source/{source_version}"}
+    version = mlflow.register_model(adapted_uri, name, tags=tags).version
+    client.set_registered_model_alias(name, "challenger", version)
+    if decision["promoted"]:
+        client.set_registered_model_alias(name, "champion", version)
+    decision = {"model_name": name, "version": version, **decision}
+    mlflow.log_dict(decision, "registry/decision.json")
+    client.set_tag(parent_run_id, "registered_model", f"{name}/{version}")
+    client.set_tag(parent_run_id, "promoted", str(decision["promoted"]).lower())
+    aliases = list(client.get_model_version(name, version).aliases)
+    return {**decision, "aliases": aliases, "source_model_version": source_version}
+
+
 @task(name="register")
 def register(
     config: PipelineConfig,
@@ -82,15 +109,7 @@ def register(
         promote, reason = decide(
             metrics["transfer"]["auc"], metrics["target_only"]["auc"], champion
         )
-        source_version = register_source(client, f"{name}-source", source, lineage_tags)
-        tags = {**lineage_tags, "source_model_version": f"{name}-source/{source_version}"}
-        version = mlflow.register_model(adapted["model_uri"], name, tags=tags).version
-        client.set_registered_model_alias(name, "challenger", version)
-        if promote:
-            client.set_registered_model_alias(name, "champion", version)
         decision = {
-            "model_name": name,
-            "version": version,
             "promoted": promote,
             "reason": reason,
             "challenger_auc": metrics["transfer"]["auc"],
@@ -98,11 +117,9 @@ def register(
             "previous_champion_version": champion_version,
             "previous_champion_auc": champion,
         }
-        mlflow.log_dict(decision, "registry/decision.json")
         mlflow.log_metrics(
             {k: v for k, v in decision.items() if k.endswith("_auc") and v is not None}
         )
-        client.set_tag(parent_run_id, "registered_model", f"{name}/{version}")
-        client.set_tag(parent_run_id, "promoted", str(promote).lower())
-        aliases = list(client.get_model_version(name, version).aliases)
-        return {**decision, "aliases": aliases, "source_model_version": source_version}
+        return publish(
+            client, name, source, adapted["model_uri"], lineage_tags, decision, parent_run_id
+        )
