@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -40,7 +41,7 @@ from components.models.training import (
 )
 from components.selection import SelectionSpec, SideInfo, select
 
-SELECTORS = ("discriminator", "kernel", "ddtl", "all", "oracle")
+SELECTORS = ("discriminator", "graph", "kernel", "ddtl", "all", "oracle")
 FULL = {
     "pool": 42000,
     "source_epochs": 10,
@@ -144,6 +145,7 @@ def main() -> None:
     for seed in args.seeds:
         data = rotating_mnist(spec=RotationSpec(pool=args.pool), seed=seed)
         runs.append(run_seed(data, args, seed, device))
+        print(json.dumps({"seed": seed, **runs[-1]}), file=sys.stderr, flush=True)
     arms = runs[0]["accuracy"].keys()
     print(
         json.dumps(

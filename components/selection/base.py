@@ -17,7 +17,7 @@ class SelectionSpec(BaseModel):
     """Which selector, how much of the pool to keep, and how many chunks to cut it into.
     `truth` names a pool column holding each row's true position (angle, date), used only
     by `oracle` and the selection-quality report; `use_labels` hands labelled rows to the
-    selector as side information (ddtl); the other knobs tune `kernel` and `ddtl`."""
+    selector as side information (ddtl); the other knobs tune `kernel`, `graph` and `ddtl`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -27,6 +27,8 @@ class SelectionSpec(BaseModel):
     truth: str | None = None
     use_labels: bool = True
     rff_features: int = 512
+    graph_neighbours: int = 10
+    graph_components: int = 50
     ddtl_steps: int = 5
     ddtl_epochs: int = 5
     ddtl_hidden: int = 64

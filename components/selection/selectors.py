@@ -15,6 +15,7 @@ from sklearn.preprocessing import StandardScaler
 from components.errors import StepstoneError
 from components.selection.base import Selection, SelectionSpec, SideInfo, check_pool, from_scores
 from components.selection.ddtl import ddtl
+from components.selection.graph import graph
 from components.selection.kernel import kernel
 
 Selector = Callable[
@@ -98,6 +99,7 @@ def oracle(
 SELECTORS: dict[str, Selector] = {
     "discriminator": discriminator,
     "kernel": kernel,
+    "graph": graph,
     "ddtl": ddtl,
     "all": take_all,
     "random": random_subset,

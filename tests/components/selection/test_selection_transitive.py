@@ -1,4 +1,4 @@
-"""kernel, ddtl and oracle on a synthetic shift where each pool row has a hidden position
+"""kernel, graph, ddtl and oracle on a synthetic shift where each pool row has a hidden position
 between source and target; DDTL's indicator update; bad input fails before any training."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from scipy.stats import spearmanr
 from components.errors import StepstoneError
 from components.selection import SelectionSpec, SideInfo, select
 from components.selection.ddtl import annealed_threshold, indicator_update, selective_learning
+from components.selection.graph import harmonic_positions
 from components.selection.kernel import witness
 
 torch.set_num_threads(1)
@@ -35,7 +36,7 @@ def _rho(selection, ids, t) -> float:
     return spearmanr(table["order"], t).statistic
 
 
-@pytest.mark.parametrize("method, min_rho", [("kernel", 0.8), ("ddtl", 0.5), ("oracle", 0.999)])
+@pytest.mark.parametrize("method, min_rho", [("kernel", 0.8), ("graph", 0.8), ("ddtl", 0.5), ("oracle", 0.999)])
 def test_order_follows_hidden_position(shift, method, min_rho):
     source, pool, target, ids, t, labels = shift
     side = SideInfo(positions=t, source_labels=labels)
@@ -109,3 +110,18 @@ def test_bad_pools_fail_before_training(shift, method, monkeypatch):
         select(source, pool[:3], target, ids[:3], spec, side=SideInfo(positions=t[:3]))
     with pytest.raises(StepstoneError, match="positions has 400 entries for 3 rows"):
         select(source, pool[:3], target, ids[:3], spec, side=SideInfo(positions=t))
+
+
+def test_graph_positions_interpolate_along_a_chain_and_stay_finite_when_cut_off():
+    # Points on a line: source at the left end, target at the right, the pool in between
+    # (plus two far-away rows with no path to either anchor).
+    line = np.linspace(0.0, 1.0, 60)[:, None]
+    source, pool, target = line[:5], line[5:55], line[55:]
+    far = np.array([[50.0], [50.1]])
+    positions = harmonic_positions(
+        source, np.concatenate([pool, far]), target, neighbours=2, components=5
+    )
+    inner = positions[:50]
+    assert np.all(np.diff(inner) > 0)
+    assert np.allclose(inner, (np.arange(5, 55) - 4) / (55 - 4), atol=0.01)  # linear in between
+    assert np.allclose(positions[50:], 0.5, atol=1e-3)
