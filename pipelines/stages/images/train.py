@@ -1,0 +1,151 @@
+"""Image branch, training stages: pretrain the CNN on the source, select and order the pool
+in its features, adapt gradually (or progressively) through the chunks to the target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from prefect import task
+
+from components.adaptation.gradual import gradual_self_train, progressive_self_train
+from components.errors import StepstoneError
+from components.models import cnn
+from components.models.training import Labelled, embed, fit, resolve_device, seed_everything
+from components.selection import SideInfo, select
+from components.selection import report as selection_report
+from pipelines.config import PipelineConfig
+from pipelines.stages.images.common import accuracy, log_classifier, read_images
+from pipelines.stages.transit import as_step_history
+from pipelines.tracking import log_history, stage_run
+
+
+@task(name="pretrain_source")
+def pretrain_cnn(config: PipelineConfig, workdir: str, parent_run_id: str) -> dict:
+    """Train the CNN on the labelled source images; log it as a pyfunc."""
+    data = read_images(workdir)
+    with stage_run(parent_run_id, "pretrain_source") as run:
+        mlflow.log_params(
+            {"model": config.images.model.model_dump_json(), **config.pretrain.model_dump()}
+        )
+        seed_everything(config.seed)
+        model = cnn.SmallCNN(
+            data.source_x.shape[1:], int(data.source_y.max()) + 1, config.images.model
+        )
+        history = fit(
+            model,
+            Labelled.of(data.source_x, data.source_y),
+            config.pretrain,
+            seed=config.seed,
+            device=resolve_device(config.device),
+        )
+        log_history(history, "pretrain")
+        mlflow.log_metric("source_val_accuracy", accuracy(model, data.val_x, data.val_y))
+        path = cnn.save(Path(workdir) / "source.pt", model.cpu())
+        info = log_classifier(path, data.source_x[:5])
+        return {"run_id": run.info.run_id, "checkpoint": str(path), "model_uri": info.model_uri}
+
+
+@task(name="select_intermediate")
+def select_images(
+    config: PipelineConfig, workdir: str, parent_run_id: str, source_checkpoint: str
+) -> dict:
+    """Order the (shuffled) pool in the source CNN's features; report against the hidden angles."""
+    data, model = read_images(workdir), cnn.load(source_checkpoint)
+    with stage_run(parent_run_id, "select_intermediate") as run:
+        mlflow.log_params({f"selection_{k}": v for k, v in config.selection.model_dump().items()})
+        features = [embed(model, x) for x in (data.source_x, data.pool_x, data.target_x)]
+        ids = np.arange(len(data.pool_x))
+        side = SideInfo(source_labels=data.source_y, positions=data.pool_angles)
+        table = select(*features, ids, config.selection, seed=config.seed, side=side).table
+        path = Path(workdir) / "selection.parquet"
+        table.to_parquet(path, index=False)
+        scored = selection_report.with_truth(table, pd.Series(data.pool_angles))
+        mlflow.log_metric("order_spearman_with_truth", selection_report.order_spearman(scored))
+        mlflow.log_table(
+            selection_report.selected_by_truth(scored), "selection/selected_by_truth.json"
+        )
+        mlflow.log_figure(
+            selection_report.score_histograms(scored), "selection/scores_by_truth.png"
+        )
+        selected = np.isin(ids, table.loc[table["selected"], "row_id"])
+        mlflow.log_figure(
+            selection_report.embedding_figure(
+                *features[:2], selected, features[2], "Source-model features (before adaptation)"
+            ),
+            "selection/embedding_before.png",
+        )
+        return {"run_id": run.info.run_id, "selection": str(path)}
+
+
+@task(name="adapt_target")
+def adapt_images(
+    config: PipelineConfig,
+    workdir: str,
+    parent_run_id: str,
+    source_checkpoint: str,
+    selection: str,
+    selection_run_id: str,
+) -> dict:
+    """Gradual (or progressive) self-training through the selected chunks, then the target."""
+    data, model = read_images(workdir), cnn.load(source_checkpoint)
+    table = pd.read_parquet(selection)
+    device = resolve_device(config.device)
+
+    def on_step(step: int, m) -> dict[str, float]:  # diagnostic only: no choice depends on it
+        return {"test_accuracy": accuracy(m, data.test_x, data.test_y)}
+
+    with stage_run(parent_run_id, "adapt_target") as run:
+        mlflow.log_params(
+            {"transit_path": config.transit.path, **config.transit.gradual.model_dump()}
+        )
+        if config.transit.path == "gradual":
+            chunks = [
+                data.pool_x[table.loc[table["chunk"] == c, "row_id"].to_numpy()]
+                for c in range(config.selection.chunks)
+            ]
+            model, history = gradual_self_train(
+                model,
+                [*chunks, data.target_x],
+                config.transit.gradual,
+                config.seed,
+                on_step=on_step,
+                device=device,
+            )
+        elif config.transit.path == "progressive":
+            chosen = data.pool_x[table.loc[table["selected"], "row_id"].to_numpy()]
+            model, history = progressive_self_train(
+                model,
+                data.source_x,
+                chosen,
+                data.target_x,
+                config.selection.chunks,
+                config.transit.gradual,
+                config.seed,
+                on_step=on_step,
+                device=device,
+            )
+        else:
+            raise StepstoneError(
+                f"transit.path {config.transit.path!r} needs labelled target rows; image scenarios support 'gradual' or 'progressive'."
+            )
+        log_history(as_step_history(history), "transit")
+        mlflow.log_dict(history, "transit/steps.json")
+        client = mlflow.tracking.MlflowClient()
+        client.log_dict(
+            selection_run_id, history, f"selection/adapt_{config.transit.path}_steps.json"
+        )
+        features = [embed(model, x) for x in (data.source_x, data.pool_x, data.target_x)]
+        selected = np.isin(np.arange(len(data.pool_x)), table.loc[table["selected"], "row_id"])
+        client.log_figure(
+            selection_run_id,
+            selection_report.embedding_figure(
+                *features[:2], selected, features[2], "Adapted-model features"
+            ),
+            "selection/embedding_after.png",
+        )
+        path = cnn.save(Path(workdir) / "adapted.pt", model.cpu())
+        info = log_classifier(path, data.target_x[:5])
+        return {"run_id": run.info.run_id, "checkpoint": str(path), "model_uri": info.model_uri}
