@@ -46,6 +46,18 @@ class SideInfo:
 
 
 @dataclass(frozen=True)
+class Domains:
+    """What every selector sees: features of source, pool and target rows (same width), the
+    pool rows' ids, and optional side information."""
+
+    source: np.ndarray
+    pool: np.ndarray
+    target: np.ndarray
+    pool_ids: np.ndarray
+    side: SideInfo
+
+
+@dataclass(frozen=True)
 class Selection:
     """Per pool row: a score (higher = more target-like), an `order` from source-like (0)
     to target-like, a `chunk` index along that order (-1 if not selected), `selected`."""

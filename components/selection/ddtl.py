@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from components.selection.base import Selection, SelectionSpec, SideInfo, from_scores
+from components.selection.base import Domains, Selection, SelectionSpec, SideInfo, from_scores
 
 
 def indicator_update(losses: np.ndarray, threshold: float) -> np.ndarray:
@@ -118,17 +118,10 @@ def selective_learning(
     return entry, entry_loss, kept_counts
 
 
-def ddtl(
-    source: np.ndarray,
-    pool: np.ndarray,
-    target: np.ndarray,
-    pool_ids: np.ndarray,
-    spec: SelectionSpec,
-    seed: int,
-    side: SideInfo,
-) -> Selection:
+def ddtl(domains: Domains, spec: SelectionSpec, seed: int) -> Selection:
     """Score = rounds before the row entered, refined by its loss at entry (earlier and lower
     = more target-like); keep the top `fraction`."""
-    entry, entry_loss, _ = selective_learning(source, pool, target, spec, seed, side)
-    rank = np.argsort(np.argsort(entry_loss)) / max(len(pool) - 1, 1)
-    return from_scores(pool_ids, (spec.ddtl_steps - entry) - rank, spec)
+    d = domains
+    entry, entry_loss, _ = selective_learning(d.source, d.pool, d.target, spec, seed, d.side)
+    rank = np.argsort(np.argsort(entry_loss)) / max(len(d.pool) - 1, 1)
+    return from_scores(d.pool_ids, (spec.ddtl_steps - entry) - rank, spec)

@@ -15,7 +15,7 @@ from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
-from components.selection.base import Selection, SelectionSpec, SideInfo, from_scores
+from components.selection.base import Domains, Selection, SelectionSpec, from_scores
 
 # A weak pull towards 0.5 keeps the system solvable for pool rows with no path to an anchor.
 PRIOR = 1e-6
@@ -56,15 +56,9 @@ def harmonic_positions(
     return np.clip(values, 0.0, 1.0)
 
 
-def graph(
-    source: np.ndarray,
-    pool: np.ndarray,
-    target: np.ndarray,
-    pool_ids: np.ndarray,
-    spec: SelectionSpec,
-    seed: int,
-    side: SideInfo,
-) -> Selection:
+def graph(domains: Domains, spec: SelectionSpec, seed: int) -> Selection:
     """Score each pool row by its harmonic position between source (0) and target (1)."""
-    scores = harmonic_positions(source, pool, target, spec.graph_neighbours, spec.graph_components)
-    return from_scores(pool_ids, scores, spec)
+    scores = harmonic_positions(
+        domains.source, domains.pool, domains.target, spec.graph_neighbours, spec.graph_components
+    )
+    return from_scores(domains.pool_ids, scores, spec)

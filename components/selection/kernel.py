@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from components.selection.base import Selection, SelectionSpec, SideInfo, from_scores
+from components.selection.base import Domains, Selection, SelectionSpec, from_scores
 
 BATCH = 8192
 
@@ -53,15 +53,7 @@ def witness(source: np.ndarray, pool: np.ndarray, target: np.ndarray, n_features
     )
 
 
-def kernel(
-    source: np.ndarray,
-    pool: np.ndarray,
-    target: np.ndarray,
-    pool_ids: np.ndarray,
-    spec: SelectionSpec,
-    seed: int,
-    side: SideInfo,
-) -> Selection:
+def kernel(domains: Domains, spec: SelectionSpec, seed: int) -> Selection:
     """Score pool rows by the random-feature MMD witness; keep the most target-like."""
-    flat = [x.reshape(len(x), -1) for x in (source, pool, target)]
-    return from_scores(pool_ids, witness(*flat, spec.rff_features, seed), spec)
+    flat = [x.reshape(len(x), -1) for x in (domains.source, domains.pool, domains.target)]
+    return from_scores(domains.pool_ids, witness(*flat, spec.rff_features, seed), spec)

@@ -1,7 +1,7 @@
 """Intermediate-pool selectors, chosen by name in the scenario YAML.
 
-Each takes learned features of source, pool and target rows (plus optional side information)
-and returns a Selection.
+Each takes a `Domains` (learned features of source, pool and target rows, the pool ids, and
+optional side information), the spec and a seed, and returns a Selection.
 """
 
 from __future__ import annotations
@@ -13,14 +13,19 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from components.errors import StepstoneError
-from components.selection.base import Selection, SelectionSpec, SideInfo, check_pool, from_scores
+from components.selection.base import (
+    Domains,
+    Selection,
+    SelectionSpec,
+    SideInfo,
+    check_pool,
+    from_scores,
+)
 from components.selection.ddtl import ddtl
 from components.selection.graph import graph
 from components.selection.kernel import kernel
 
-Selector = Callable[
-    [np.ndarray, np.ndarray, np.ndarray, np.ndarray, SelectionSpec, int, SideInfo], Selection
-]
+Selector = Callable[[Domains, SelectionSpec, int], Selection]
 
 
 def domain_scores(
@@ -36,64 +41,34 @@ def domain_scores(
     return clf.predict_proba(scaler.transform(pool))[:, 1]
 
 
-def discriminator(
-    source: np.ndarray,
-    pool: np.ndarray,
-    target: np.ndarray,
-    pool_ids: np.ndarray,
-    spec: SelectionSpec,
-    seed: int,
-    side: SideInfo,
-) -> Selection:
+def discriminator(domains: Domains, spec: SelectionSpec, seed: int) -> Selection:
     """Score each pool row by p(target | x) from a source-vs-target domain classifier, as
     IDOL does (its progressive re-scoring lives in adaptation.gradual)."""
-    return from_scores(pool_ids, domain_scores(source, pool, target, seed), spec)
+    scores = domain_scores(domains.source, domains.pool, domains.target, seed)
+    return from_scores(domains.pool_ids, scores, spec)
 
 
-def take_all(
-    source: np.ndarray,
-    pool: np.ndarray,
-    target: np.ndarray,
-    pool_ids: np.ndarray,
-    spec: SelectionSpec,
-    seed: int,
-    side: SideInfo,
-) -> Selection:
+def take_all(domains: Domains, spec: SelectionSpec, seed: int) -> Selection:
     """Baseline: the whole pool, in random order."""
-    scores = np.random.default_rng(seed).random(len(pool_ids))
-    return from_scores(pool_ids, scores, spec.model_copy(update={"fraction": 1.0}))
+    scores = np.random.default_rng(seed).random(len(domains.pool_ids))
+    return from_scores(domains.pool_ids, scores, spec.model_copy(update={"fraction": 1.0}))
 
 
-def random_subset(
-    source: np.ndarray,
-    pool: np.ndarray,
-    target: np.ndarray,
-    pool_ids: np.ndarray,
-    spec: SelectionSpec,
-    seed: int,
-    side: SideInfo,
-) -> Selection:
+def random_subset(domains: Domains, spec: SelectionSpec, seed: int) -> Selection:
     """Baseline: a random `fraction` of the pool, in random order."""
-    scores = np.random.default_rng(seed).random(len(pool_ids))
-    return from_scores(pool_ids, scores, spec)
+    scores = np.random.default_rng(seed).random(len(domains.pool_ids))
+    return from_scores(domains.pool_ids, scores, spec)
 
 
-def oracle(
-    source: np.ndarray,
-    pool: np.ndarray,
-    target: np.ndarray,
-    pool_ids: np.ndarray,
-    spec: SelectionSpec,
-    seed: int,
-    side: SideInfo,
-) -> Selection:
+def oracle(domains: Domains, spec: SelectionSpec, seed: int) -> Selection:
     """Benchmark upper bound: order by the true positions (only where they are known)."""
-    if side.positions is None:
+    if domains.side.positions is None:
         raise StepstoneError(
             "selection.method 'oracle' needs the pool's true positions; set selection.truth to "
             "the pool column that holds them, or choose another selection.method."
         )
-    return from_scores(pool_ids, np.asarray(side.positions, dtype=np.float64), spec)
+    positions = np.asarray(domains.side.positions, dtype=np.float64)
+    return from_scores(domains.pool_ids, positions, spec)
 
 
 SELECTORS: dict[str, Selector] = {
@@ -149,4 +124,4 @@ def select(
     side = side or SideInfo()
     check_inputs(source, pool, target, pool_ids, side)
     check_pool(len(pool_ids), spec)
-    return SELECTORS[spec.method](source, pool, target, pool_ids, spec, seed, side)
+    return SELECTORS[spec.method](Domains(source, pool, target, pool_ids, side), spec, seed)
