@@ -60,11 +60,14 @@ def build_suite(
     min_rows: int = 1,
     require_both_classes: bool = False,
     present: Collection[str] | None = None,
+    required: dict[str, str] | None = None,
 ) -> gx.ExpectationSuite:
     """The ExpectationSuite a domain's table must meet.
 
     Columns missing from `present` (when given) only get "column exists", so GX reports
     them as missing instead of erroring on every check of a column that isn't there.
+    `required` maps further columns that must exist to the config key that names them
+    (for example the pool's truth column to `selection.truth`).
     """
     # Collect first: ExpectationSuite.add_expectation needs an active GX context, the
     # constructor does not, so the suite can be built (and inspected) without one.
@@ -75,6 +78,8 @@ def build_suite(
         return present is None or column in present
 
     add(gxe.ExpectTableRowCountToBeBetween(min_value=min_rows))
+    for column, key in (required or {}).items():
+        add(gxe.ExpectColumnToExist(column=column, meta={"config_key": key}))
     for column, levels in schema.categorical.items():
         add(gxe.ExpectColumnToExist(column=column))
         if here(column):
@@ -133,6 +138,7 @@ def validate_domain(
     labelled: bool,
     min_rows: int = 1,
     require_both_classes: bool = False,
+    required: dict[str, str] | None = None,
 ) -> DomainValidation:
     """Check one domain's table against the schema; never raises on bad data, reports it."""
     suite = build_suite(
@@ -142,6 +148,7 @@ def validate_domain(
         min_rows=min_rows,
         require_both_classes=require_both_classes,
         present=set(df.columns),
+        required=required,
     )
     result = run_suite(df, suite)
     order = {
@@ -224,7 +231,9 @@ def _describe(r: ExpectationValidationResult, schema: TableSchema, rows: int) ->
             "data.domains in the scenario YAML, or the data file"
         )
     if kind == "expect_column_to_exist":
-        where = "data.schema.label" if is_label else "data.schema"
+        where = (r.expectation_config.meta or {}).get("config_key") or (
+            "data.schema.label" if is_label else "data.schema"
+        )
         return (
             f"{what} is missing; add it to the data, or remove it from {where} in the scenario YAML"
         )

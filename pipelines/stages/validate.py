@@ -45,6 +45,9 @@ def validate_splits(
             "intermediate",
             labelled=label in splits["intermediate"].columns,
             min_rows=max(minimum, config.selection.chunks),
+            required={config.selection.truth: "selection.truth"}
+            if config.selection.truth
+            else None,
         ),
         validate_domain(
             splits["target_labelled"],

@@ -43,6 +43,14 @@ def test_missing_column_is_reported_not_raised(schema, clean):
     assert "'age' is missing" in message
 
 
+def test_required_column_names_the_config_key_that_asked_for_it(schema, clean):
+    required = {"angle": "selection.truth"}
+    message = _only_failure(validate_domain(clean, schema, "pool", labelled=True, required=required))
+    assert "'angle' is missing" in message and "selection.truth" in message
+    clean["angle"] = 1.0
+    assert validate_domain(clean, schema, "pool", labelled=True, required=required).success
+
+
 def test_missing_label_column(schema, clean):
     message = _only_failure(validate_domain(clean.drop(columns="y"), schema, "s", labelled=True))
     assert "label column 'y' is missing" in message
