@@ -50,7 +50,9 @@ def run_method(
     method, source_model, task: DigitsTask, args, seed: int, device
 ) -> tuple[float, float]:
     """(target test accuracy %, wall seconds) of one method from the pretrained source."""
-    train = TrainSpec(batch_size=args.batch_size, lr=args.lr, weight_decay=5e-4)
+    train = TrainSpec(
+        batch_size=args.batch_size, lr=args.lr, weight_decay=5e-4, lr_decay=args.lr_decay
+    )
     source = Labelled.of(task.source_x, task.source_y)
     start = time.perf_counter()
     if method == "source_only":
@@ -89,6 +91,12 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument(
+        "--lr-decay",
+        choices=["constant", "annealed"],
+        default="constant",
+        help="adaptation learning rate: constant, or DANN's lr / (1 + 10 p) ** 0.75",
+    )
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--directions", nargs="+", choices=list(DIRECTIONS), default=["m2u", "u2m"])
     parser.add_argument(
@@ -162,7 +170,8 @@ def main() -> None:
                     "published_iterations": 50000,
                     "batch_size": args.batch_size,
                     "unlabelled_target_cap": args.target_rows or "all",
-                    "optimiser": f"AdamW lr {args.lr} (pretrain 1e-3), weight decay 5e-4",
+                    "optimiser": f"AdamW lr {args.lr} ({args.lr_decay}; pretrain 1e-3 constant), "
+                    "weight decay 5e-4",
                 },
                 "results": results,
                 "target_dann_m2u_ge_91_7": bool(m2u["dann"]["acc"]["mean"] >= 91.7)

@@ -14,6 +14,7 @@ import contextlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -27,7 +28,8 @@ Inputs = Encoded | np.ndarray
 
 
 class TrainSpec(BaseModel):
-    """Optimiser settings for one training stage."""
+    """Optimiser settings for one training stage. `lr_decay: annealed` applies Ganin et al.'s
+    DANN schedule lr / (1 + 10 p) ** 0.75 over training progress p (joint training loops)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -35,6 +37,7 @@ class TrainSpec(BaseModel):
     batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 1e-4
+    lr_decay: Literal["constant", "annealed"] = "constant"
 
 
 def take(x: Inputs, index: np.ndarray) -> Inputs:

@@ -3,14 +3,19 @@ source model on a synthetic shift it was built for."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from components.adaptation import ADAPTERS, AdaptSpec, adapt
 from components.adaptation.adversarial import dann_coefficient, reverse_gradient
 from components.adaptation.alignment import coral, covariance, mk_mmd
 from components.adaptation.conservative import layers
+from components.adaptation.loop import annealed as annealed_factor
+from components.adaptation.loop import train_joint
 from components.data.preprocess import Encoded
 from components.errors import StepstoneError
 from components.models.tabular_mlp import MLPSpec, TabularMLP
@@ -56,6 +61,29 @@ def test_dann_coefficient_schedule():
     assert dann_coefficient(0.0) == 0.0
     assert dann_coefficient(0.5) == pytest.approx(2 / (1 + np.exp(-5)) - 1)
     assert 0.99 < dann_coefficient(1.0) < 1.0
+
+
+def test_annealed_learning_rate_follows_the_dann_schedule():
+    constant, annealed = TrainSpec(), TrainSpec(lr_decay="annealed")
+    assert annealed_factor(100, constant, 99) == 1.0
+    assert annealed_factor(101, annealed, 0) == 1.0
+    assert annealed_factor(101, annealed, 100) == pytest.approx(11**-0.75)
+    # In a real training loop the optimiser ends at that fraction of the base rate.
+    model = TabularMLP([2], 1, MLPSpec(embedding_dim=1, hidden=(4,), dropout=0.0))
+    rows = _rows(np.zeros((8, 1), dtype=np.float32))
+    data = Labelled.of(rows, np.zeros(8, dtype=np.float32))
+    rates = []
+    hook = register_optimizer_step_pre_hook(
+        lambda optimiser, *_: rates.append(optimiser.param_groups[0]["lr"])
+    )
+    try:
+        train_joint(
+            model, data, TrainSpec(lr=0.1, batch_size=4, lr_decay="annealed"), iterations=11
+        )
+    finally:
+        hook.remove()
+    assert rates[0] == pytest.approx(0.1) and rates[-1] == pytest.approx(0.1 * 11**-0.75)
+    assert all(a > b for a, b in itertools.pairwise(rates))
 
 
 # --- methods on shifts ------------------------------------------------------------------------
