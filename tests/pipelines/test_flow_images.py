@@ -1,5 +1,6 @@
 """The image branch end to end on the bundled rotated digits: gradual adaptation along the
-discriminator's order, selection reports against the hidden angles, an image pyfunc."""
+discriminator's order, selection reports against the hidden angles, an image pyfunc; and
+every YAML under configs/ loads."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 
 import mlflow
 import numpy as np
+import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
@@ -51,7 +53,6 @@ def test_digits_demo_runs_and_serves_images(prefect_server, mlflow_store, tmp_pa
 
 
 def test_image_config_loads_and_a_table_scenario_needs_data(tmp_path):
-    import pytest
 
     from components.errors import StepstoneError
     from pipelines.config import load_config
@@ -62,3 +63,12 @@ def test_image_config_loads_and_a_table_scenario_needs_data(tmp_path):
     bare.write_text("name: x\n")
     with pytest.raises(StepstoneError, match="needs a `data` section"):
         load_config(bare)
+
+
+@pytest.mark.parametrize("path", sorted((REPO_ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_loads(path):
+    from pipelines.config import load_config
+    from pipelines.sweep import SweepConfig
+
+    schema = {"schema": SweepConfig} if "sweep" in path.name else {}
+    assert load_config(path, **schema).name
