@@ -10,7 +10,6 @@ import pandas as pd
 from prefect import task
 
 from components.data.preprocess import encode_labels
-from components.errors import StepstoneError
 from components.evaluation import score_histogram
 from components.models import checkpoint
 from components.models.training import embed
@@ -24,11 +23,7 @@ from pipelines.tracking import stage_run
 def side_info(config: PipelineConfig, source, pool, target) -> SideInfo:
     """Labels of the labelled rows (when selection.use_labels) and the pool's true positions
     (when selection.truth names a pool column)."""
-    truth = config.selection.truth
-    if truth is not None and truth not in pool.columns:
-        raise StepstoneError(
-            f"selection.truth names column {truth!r}, which the pool rows lack; fix or remove it."
-        )
+    truth = config.selection.truth  # the validate stage checked the pool has it
     positions = pool[truth].to_numpy(dtype=float) if truth else None
     if not config.selection.use_labels:
         return SideInfo(positions=positions)

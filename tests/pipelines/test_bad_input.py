@@ -84,21 +84,6 @@ def test_empty_domain(first_run, bank_slice, tmp_path, capsys):
     assert run.info.status == "FAILED"
 
 
-def test_unknown_truth_column_fails_validation_before_training(
-    first_run, bank_slice, tmp_path, capsys
-):
-    data = tmp_path / "bank.csv"
-    bank_slice.to_csv(data, sep=";", index=False)
-    config = write_config(tmp_path / "c.yaml", data, selection={"truth": "call_angle"})
-    code, err, run = run_bad(config, capsys)
-    assert code == 2 and "'call_angle' is missing" in err and "selection.truth" in err
-    assert run.info.status == "FAILED"
-    stages = MlflowClient().search_runs(
-        [run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'"
-    )
-    assert {r.data.tags.get("stage") for r in stages} == {"validate"}
-
-
 def test_one_class_labelled_target(first_run, bank_slice, tmp_path, capsys):
     data = tmp_path / "bank.csv"
     rows = bank_slice.copy()

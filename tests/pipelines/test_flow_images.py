@@ -65,7 +65,9 @@ def test_image_config_loads_and_a_table_scenario_needs_data(tmp_path):
         load_config(bare)
 
 
-@pytest.mark.parametrize("path", sorted((REPO_ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", sorted((REPO_ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name
+)
 def test_every_shipped_config_loads(path):
     from pipelines.config import load_config
     from pipelines.sweep import SweepConfig

@@ -66,5 +66,9 @@ def test_truth_column_missing_from_pool(first_run, dvc_repo, tmp_path, capsys):
         tmp_path / "c.yaml", dvc_repo / "data" / "bank.csv", selection={"truth": "angle"}
     )
     code, err, run = run_bad(config, capsys)
-    assert code == 2 and "selection.truth names column 'angle'" in err
+    assert code == 2 and "'angle' is missing" in err and "selection.truth" in err
     assert run.info.status == "FAILED"
+    stages = MlflowClient().search_runs(
+        [run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'"
+    )
+    assert {r.data.tags.get("stage") for r in stages} == {"validate"}, "failed before training"

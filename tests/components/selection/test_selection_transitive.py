@@ -36,7 +36,9 @@ def _rho(selection, ids, t) -> float:
     return spearmanr(table["order"], t).statistic
 
 
-@pytest.mark.parametrize("method, min_rho", [("kernel", 0.8), ("graph", 0.8), ("ddtl", 0.5), ("oracle", 0.999)])
+@pytest.mark.parametrize(
+    "method, min_rho", [("kernel", 0.8), ("graph", 0.8), ("ddtl", 0.5), ("oracle", 0.999)]
+)
 def test_order_follows_hidden_position(shift, method, min_rho):
     source, pool, target, ids, t, labels = shift
     side = SideInfo(positions=t, source_labels=labels)

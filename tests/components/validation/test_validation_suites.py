@@ -45,7 +45,9 @@ def test_missing_column_is_reported_not_raised(schema, clean):
 
 def test_required_column_names_the_config_key_that_asked_for_it(schema, clean):
     required = {"angle": "selection.truth"}
-    message = _only_failure(validate_domain(clean, schema, "pool", labelled=True, required=required))
+    message = _only_failure(
+        validate_domain(clean, schema, "pool", labelled=True, required=required)
+    )
     assert "'angle' is missing" in message and "selection.truth" in message
     clean["angle"] = 1.0
     assert validate_domain(clean, schema, "pool", labelled=True, required=required).success
