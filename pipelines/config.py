@@ -170,14 +170,9 @@ def _describe(error: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_config(
-    path: str | Path | None = None,
-    overrides: dict | None = None,
-    schema: type[PipelineConfig] = PipelineConfig,
-) -> PipelineConfig:
-    """Read and validate a scenario YAML (default: the loan-marketing case) against `schema`
-    (a PipelineConfig subclass for flows with extra sections, such as the sweep)."""
-    path = Path(path) if path else DEFAULT_CONFIG
+def read_scenario(path: Path) -> dict:
+    """The YAML mapping at `path`. A top-level `base: OTHER.yaml` (relative to this file) is
+    read first and this file's keys are merged over it, so a variant states only what differs."""
     try:
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
@@ -190,6 +185,29 @@ def load_config(
         raise StepstoneError(
             f"config {path} must be a YAML mapping of keys, got {type(raw).__name__}."
         )
+    base = raw.pop("base", None)
+    return merge(read_scenario(path.parent / base), raw) if base else raw
+
+
+def merge(base: dict, changes: dict) -> dict:
+    """`base` with `changes` laid over it, mappings merged key by key."""
+    out = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            value = merge(out[key], value)
+        out[key] = value
+    return out
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: dict | None = None,
+    schema: type[PipelineConfig] = PipelineConfig,
+) -> PipelineConfig:
+    """Read and validate a scenario YAML (default: the loan-marketing case) against `schema`
+    (a PipelineConfig subclass for flows with extra sections, such as the sweep)."""
+    path = Path(path) if path else DEFAULT_CONFIG
+    raw = read_scenario(path)
     for dotted, value in (overrides or {}).items():
         node = raw
         *parents, leaf = dotted.split(".")

@@ -1,0 +1,42 @@
+"""Scenario YAMLs: every shipped one loads, and a variant names its `base` and only what differs."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.errors import StepstoneError
+from pipelines.config import REPO_ROOT, load_config
+from pipelines.sweep import SweepConfig
+
+CONFIGS = REPO_ROOT / "configs"
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_loads(path):
+    schema = {"schema": SweepConfig} if "sweep" in path.name else {}
+    assert load_config(path, **schema).name
+
+
+def test_a_variant_merges_over_its_base_key_by_key(tmp_path):
+    (tmp_path / "nested").mkdir()
+    variant = tmp_path / "nested" / "variant.yaml"
+    variant.write_text(
+        f"base: {CONFIGS / 'loan_marketing.yaml'}\n"
+        "selection: {method: kernel}\n"
+        "adaptation: {train: {epochs: 3}}\n"
+    )
+    default, changed = load_config(CONFIGS / "loan_marketing.yaml"), load_config(variant)
+    assert changed.selection.method == "kernel"
+    assert changed.selection.fraction == default.selection.fraction  # sibling keys kept
+    assert changed.adaptation.train.epochs == 3
+    assert changed.adaptation.train.lr == default.adaptation.train.lr
+    assert changed.data == default.data
+
+
+def test_a_relative_base_is_read_beside_the_variant_and_must_exist(tmp_path):
+    (tmp_path / "base.yaml").write_text((CONFIGS / "loan_marketing.yaml").read_text())
+    (tmp_path / "variant.yaml").write_text("base: base.yaml\nseed: 7\n")
+    assert load_config(tmp_path / "variant.yaml").seed == 7
+    (tmp_path / "broken.yaml").write_text("base: missing.yaml\n")
+    with pytest.raises(StepstoneError, match="config file not found: .*missing.yaml"):
+        load_config(tmp_path / "broken.yaml")
