@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 import torch
@@ -59,13 +58,6 @@ def total_steps(n_labelled: int, train: TrainSpec, iterations: int) -> tuple[int
     return total, min(per_epoch, total)
 
 
-def annealed(total: int, train: TrainSpec, step: int) -> float:
-    """The learning-rate factor at `step`: 1, or (1 + 10 p) ** -0.75 when annealed."""
-    if train.lr_decay == "constant":
-        return 1.0
-    return (1.0 + 10.0 * step / max(total - 1, 1)) ** -0.75
-
-
 class _Batches:
     """Endless seeded mini-batches of one stream's tensors (a new order each pass)."""
 
@@ -111,7 +103,7 @@ def train_joint(
     main = _Batches(labelled, train.batch_size, generator, device)
     second = _Batches(aux, train.batch_size, generator, device) if aux is not None else None
     total, per_epoch = total_steps(len(labelled), train, iterations)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, partial(annealed, total, train))
+    schedule = training.lr_schedule(optimiser, train, total)
     history: list[dict[str, float]] = []
     sums: dict[str, float] = {}
     for step in range(total):

@@ -11,9 +11,11 @@ under bf16 autocast; on CPU the same code runs in float32.
 from __future__ import annotations
 
 import contextlib
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -29,7 +31,7 @@ Inputs = Encoded | np.ndarray
 
 class TrainSpec(BaseModel):
     """Optimiser settings for one training stage. `lr_decay: annealed` applies Ganin et al.'s
-    DANN schedule lr / (1 + 10 p) ** 0.75 over training progress p (joint training loops)."""
+    DANN schedule lr / (1 + 10 p) ** 0.75 over training progress p."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -144,6 +146,20 @@ def classification_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return nn.functional.cross_entropy(logits, y.long(), reduction="none")
 
 
+def lr_factor(total: int, spec: TrainSpec, step: int) -> float:
+    """The learning-rate factor at `step` of `total`: 1, or (1 + 10 p) ** -0.75 when annealed."""
+    if spec.lr_decay == "constant":
+        return 1.0
+    return (1.0 + 10.0 * step / max(total - 1, 1)) ** -0.75
+
+
+def lr_schedule(
+    optimiser: torch.optim.Optimizer, spec: TrainSpec, total: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """`spec.lr_decay` over `total` optimiser steps; call `.step()` after each optimiser step."""
+    return torch.optim.lr_scheduler.LambdaLR(optimiser, partial(lr_factor, total, spec))
+
+
 def fit(
     model: nn.Module,
     data: Labelled,
@@ -163,6 +179,7 @@ def fit(
     y = torch.from_numpy(data.y).to(device)
     w = torch.from_numpy(data.weight).to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
+    schedule = lr_schedule(optimiser, spec, spec.epochs * math.ceil(len(y) / spec.batch_size))
     history = []
     for epoch in range(spec.epochs):
         order = torch.randperm(len(y), generator=generator).to(device)
@@ -177,6 +194,7 @@ def fit(
             optimiser.zero_grad(set_to_none=True)
             (loss + extra).backward()
             optimiser.step()
+            schedule.step()
             total, total_penalty, batches = (
                 total + loss.item(),
                 total_penalty + extra.item(),

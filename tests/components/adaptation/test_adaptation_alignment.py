@@ -14,12 +14,12 @@ from components.adaptation import ADAPTERS, AdaptSpec, adapt
 from components.adaptation.adversarial import dann_coefficient, reverse_gradient
 from components.adaptation.alignment import coral, covariance, mk_mmd
 from components.adaptation.conservative import layers
-from components.adaptation.loop import annealed as annealed_factor
 from components.adaptation.loop import train_joint
 from components.data.preprocess import Encoded
 from components.errors import StepstoneError
 from components.models.tabular_mlp import MLPSpec, TabularMLP
 from components.models.training import Labelled, TrainSpec, fit, predict_proba
+from components.models.training import lr_factor as annealed_factor
 
 torch.set_num_threads(1)
 CPU = torch.device("cpu")
@@ -68,22 +68,25 @@ def test_annealed_learning_rate_follows_the_dann_schedule():
     assert annealed_factor(100, constant, 99) == 1.0
     assert annealed_factor(101, annealed, 0) == 1.0
     assert annealed_factor(101, annealed, 100) == pytest.approx(11**-0.75)
-    # In a real training loop the optimiser ends at that fraction of the base rate.
-    model = TabularMLP([2], 1, MLPSpec(embedding_dim=1, hidden=(4,), dropout=0.0))
-    rows = _rows(np.zeros((8, 1), dtype=np.float32))
-    data = Labelled.of(rows, np.zeros(8, dtype=np.float32))
-    rates = []
-    hook = register_optimizer_step_pre_hook(
-        lambda optimiser, *_: rates.append(optimiser.param_groups[0]["lr"])
-    )
-    try:
-        train_joint(
-            model, data, TrainSpec(lr=0.1, batch_size=4, lr_decay="annealed"), iterations=11
+    # In both real training loops the optimiser ends at that fraction of the base rate.
+    spec = TrainSpec(lr=0.1, batch_size=4, epochs=1, lr_decay="annealed")
+    data = Labelled.of(_rows(np.zeros((44, 1), dtype=np.float32)), np.zeros(44, dtype=np.float32))
+    loops = {
+        "train_joint": lambda model: train_joint(model, data, spec, iterations=11),
+        "fit": lambda model: fit(model, data, spec),  # 44 rows / batch 4 = 11 steps
+    }
+    for name, run in loops.items():
+        rates = []
+        hook = register_optimizer_step_pre_hook(
+            lambda optimiser, *_, seen=rates: seen.append(optimiser.param_groups[0]["lr"])
         )
-    finally:
-        hook.remove()
-    assert rates[0] == pytest.approx(0.1) and rates[-1] == pytest.approx(0.1 * 11**-0.75)
-    assert all(a > b for a, b in itertools.pairwise(rates))
+        try:
+            run(TabularMLP([2], 1, MLPSpec(embedding_dim=1, hidden=(4,), dropout=0.0)))
+        finally:
+            hook.remove()
+        assert len(rates) == 11, name
+        assert rates[0] == pytest.approx(0.1) and rates[-1] == pytest.approx(0.1 * 11**-0.75)
+        assert all(a > b for a, b in itertools.pairwise(rates))
 
 
 # --- methods on shifts ------------------------------------------------------------------------
