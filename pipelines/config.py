@@ -122,6 +122,11 @@ class PipelineConfig(Strict):
     def _data_for_tables(self) -> PipelineConfig:
         if self.modality == "tabular" and self.data is None:
             raise ValueError("a tabular scenario needs a `data` section (or set modality: image)")
+        if self.modality == "image" and self.transit.path not in ("gradual", "progressive"):
+            raise ValueError(
+                f"transit.path {self.transit.path!r} needs labelled target rows; image "
+                "scenarios support 'gradual' or 'progressive'"
+            )
         return self
 
     @model_validator(mode="after")

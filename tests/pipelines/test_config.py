@@ -40,3 +40,10 @@ def test_a_relative_base_is_read_beside_the_variant_and_must_exist(tmp_path):
     (tmp_path / "broken.yaml").write_text("base: missing.yaml\n")
     with pytest.raises(StepstoneError, match="config file not found: .*missing.yaml"):
         load_config(tmp_path / "broken.yaml")
+
+
+def test_an_image_scenario_refuses_a_path_that_needs_target_labels(tmp_path):
+    variant = tmp_path / "images.yaml"
+    variant.write_text(f"base: {CONFIGS / 'digits_demo.yaml'}\ntransit: {{path: direct}}\n")
+    with pytest.raises(StepstoneError, match="'direct' needs labelled target rows.*'gradual'"):
+        load_config(variant)

@@ -11,7 +11,6 @@ import pandas as pd
 from prefect import task
 
 from components.adaptation.gradual import gradual_self_train, progressive_self_train
-from components.errors import StepstoneError
 from components.models import cnn
 from components.models.training import Labelled, embed, fit, resolve_device, seed_everything
 from components.selection import SideInfo, select
@@ -114,7 +113,7 @@ def adapt_images(
                 on_step=on_step,
                 device=device,
             )
-        elif config.transit.path == "progressive":
+        else:  # progressive (the config allows only these two for images)
             chosen = data.pool_x[table.loc[table["selected"], "row_id"].to_numpy()]
             model, history = progressive_self_train(
                 model,
@@ -126,10 +125,6 @@ def adapt_images(
                 config.seed,
                 on_step=on_step,
                 device=device,
-            )
-        else:
-            raise StepstoneError(
-                f"transit.path {config.transit.path!r} needs labelled target rows; image scenarios support 'gradual' or 'progressive'."
             )
         log_history(as_step_history(history), "transit")
         mlflow.log_dict(history, "transit/steps.json")
