@@ -11,7 +11,7 @@ from prefect import flow, runtime
 from components.errors import StepstoneError
 from pipelines import tracking
 from pipelines.config import PipelineConfig, load_config
-from pipelines.lineage import git_commit
+from pipelines.lineage import git_commit, model_tags
 from pipelines.stages.adapt import adapt_target
 from pipelines.stages.evaluate import evaluate
 from pipelines.stages.images import image_stages
@@ -52,15 +52,9 @@ def _stages(config: PipelineConfig, client, parent_id: str, workdir: str) -> dic
         selection["run_id"],
     )
     evaluation = evaluate(config, workdir, parent_id, source["checkpoint"], adapted["model_uri"])
-    lineage_tags = {
-        **client.get_run(parent_id).data.tags,
-        "parent_run_id": parent_id,
-        "source_run_id": source["run_id"],
-        "selection_run_id": selection["run_id"],
-        "adapt_run_id": adapted["run_id"],
-        "validation": "passed",
-    }
-    lineage_tags = {k: v for k, v in lineage_tags.items() if not k.startswith("mlflow.")}
+    lineage_tags = model_tags(
+        client, parent_id, source["run_id"], selection["run_id"], adapted["run_id"]
+    )
     registered = register(config, workdir, parent_id, source, adapted, evaluation, lineage_tags)
     print(
         f"\nstepstone {config.name}: arms on {evaluation['test_rows']} target test rows\n{evaluation['table']}"

@@ -44,6 +44,28 @@ def git_commit() -> str:
     return commit + ("+dirty" if dirty else "")
 
 
+def model_tags(
+    client: MlflowClient,
+    parent_id: str,
+    source_run_id: str,
+    selection_run_id: str,
+    adapt_run_id: str,
+    **extra: str,
+) -> dict[str, str]:
+    """The tags a registered model version carries: the parent run's own tags (data digests,
+    git commit, config hash...) plus the run ids of the stages that made it."""
+    tags = client.get_run(parent_id).data.tags
+    return {
+        **{k: v for k, v in tags.items() if not k.startswith("mlflow.")},
+        "parent_run_id": parent_id,
+        "source_run_id": source_run_id,
+        "selection_run_id": selection_run_id,
+        "adapt_run_id": adapt_run_id,
+        "validation": "passed",
+        **extra,
+    }
+
+
 def resolve_version(client: MlflowClient, model_uri: str):
     """The registered ModelVersion behind `models:/NAME@ALIAS` or `models:/NAME/VERSION`."""
     if not model_uri.startswith("models:/"):

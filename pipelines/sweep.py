@@ -30,7 +30,7 @@ from components.evaluation.sweep_summary import arms_table, configs_table, score
 from pipelines import tracking
 from pipelines.config import PipelineConfig, Strict, load_config
 from pipelines.flow import experiment_name
-from pipelines.lineage import git_commit
+from pipelines.lineage import git_commit, model_tags
 from pipelines.runners import dask_runner
 from pipelines.stages.evaluate import evaluate
 from pipelines.stages.load_data import load_data
@@ -164,15 +164,14 @@ def _register_best(config, workdir, parent_id, source, selection, best: dict, cl
         "model_uri": info.model_uri,
     }
     evaluation = evaluate(config, workdir, parent_id, source["checkpoint"], info.model_uri)
-    tags = {
-        **{k: v for k, v in client.get_run(parent_id).data.tags.items() if "mlflow." not in k},
-        "parent_run_id": parent_id,
-        "source_run_id": source["run_id"],
-        "selection_run_id": selection["run_id"],
-        "adapt_run_id": best["run_id"],
-        "sweep_arm": best["arm"],
-        "validation": "passed",
-    }
+    tags = model_tags(
+        client,
+        parent_id,
+        source["run_id"],
+        selection["run_id"],
+        best["run_id"],
+        sweep_arm=best["arm"],
+    )
     return register(config, workdir, parent_id, source, adapted, evaluation, tags)
 
 

@@ -5,6 +5,7 @@ accuracy on held-out target images, register. Tasks pass file paths, never array
 from __future__ import annotations
 
 from pipelines.config import PipelineConfig
+from pipelines.lineage import model_tags
 from pipelines.stages.images.data import load_images, validate_images
 from pipelines.stages.images.report import evaluate_images, register_images
 from pipelines.stages.images.train import adapt_images, pretrain_cnn, select_images
@@ -28,16 +29,7 @@ def image_stages(config: PipelineConfig, client, parent_id: str, workdir: str) -
     evaluation = evaluate_images(
         config, workdir, parent_id, source["checkpoint"], adapted["model_uri"]
     )
-    tags = {
-        k: v for k, v in client.get_run(parent_id).data.tags.items() if not k.startswith("mlflow.")
-    }
-    tags.update(
-        parent_run_id=parent_id,
-        source_run_id=source["run_id"],
-        selection_run_id=selection["run_id"],
-        adapt_run_id=adapted["run_id"],
-        validation="passed",
-    )
+    tags = model_tags(client, parent_id, source["run_id"], selection["run_id"], adapted["run_id"])
     registered = register_images(config, workdir, parent_id, source, adapted, evaluation, tags)
     print(
         f"\nstepstone {config.name}: accuracy on {evaluation['test_rows']} target test images\n{evaluation['table']}"
