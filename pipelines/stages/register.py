@@ -17,42 +17,53 @@ from pipelines.stages.workspace import read_split
 from pipelines.tracking import stage_run
 
 
-def champion_auc(
-    client: MlflowClient, name: str, config: PipelineConfig, workdir: str
-) -> tuple[str | None, float | None]:
-    """The current champion's version and its AUC on this run's test rows (None if no champion)."""
+def champion_output(client: MlflowClient, name: str, inputs) -> tuple[str | None, object]:
+    """The current champion's version and its pyfunc output on `inputs` (None, None if there
+    is no champion). A champion that cannot score them stops the run: nothing is registered."""
     try:
         version = client.get_model_version_by_alias(name, "champion")
     except MlflowException:
         return None, None
-    test = read_split(workdir, "target_test")
     try:
-        scores = (
-            mlflow.pyfunc.load_model(f"models:/{name}@champion")
-            .predict(test[config.schema.feature_columns])["score"]
-            .to_numpy()
-        )
+        return version.version, mlflow.pyfunc.load_model(f"models:/{name}@champion").predict(inputs)
     except Exception as exc:  # unloadable (older code) or incompatible with the new data
         raise StepstoneError(
             f"the current champion {name} v{version.version} cannot score this run's test rows "
             f"({type(exc).__name__}: {exc}). Nothing was registered. Move or delete the "
             f"'champion' alias (MlflowClient().delete_registered_model_alias) to start afresh."
         ) from exc
-    return version.version, binary_metrics(encode_labels(test, config.schema), scores)["auc"]
 
 
-def decide(challenger: float, baseline: float, champion: float | None) -> tuple[bool, str]:
-    """Promote only a model that beats the bar; say why either way."""
-    if champion is None:
-        ok = challenger > baseline
-        return (
-            ok,
-            f"first version: challenger AUC {challenger:.4f} {'>' if ok else '<='} target-only {baseline:.4f}",
-        )
-    ok = challenger > champion
+def champion_auc(
+    client: MlflowClient, name: str, config: PipelineConfig, workdir: str
+) -> tuple[str | None, float | None]:
+    """The current champion's version and its AUC on this run's test rows (None if no champion)."""
+    test = read_split(workdir, "target_test")
+    version, output = champion_output(client, name, test[config.schema.feature_columns])
+    if version is None:
+        return None, None
+    scores = output["score"].to_numpy()
+    return version, binary_metrics(encode_labels(test, config.schema), scores)["auc"]
+
+
+def decide(
+    challenger: float,
+    baseline: float,
+    champion: float | None,
+    metric: str = "AUC",
+    baseline_name: str = "target-only",
+) -> tuple[bool, str]:
+    """Promote only a model that beats the bar (the champion, or first the baseline); say why."""
+    bar, against, where = (
+        (baseline, baseline_name, "")
+        if champion is None
+        else (champion, "champion", " on the same test rows")
+    )
+    ok = challenger > bar
+    first = "first version: " if champion is None else ""
     return (
         ok,
-        f"challenger AUC {challenger:.4f} {'>' if ok else '<='} champion {champion:.4f} on the same test rows",
+        f"{first}challenger {metric} {challenger:.4f} {'>' if ok else '<='} {against} {bar:.4f}{where}",
     )
 
 

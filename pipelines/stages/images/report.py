@@ -4,13 +4,12 @@ registration with the champion rule."""
 from __future__ import annotations
 
 import mlflow
-import numpy as np
 from prefect import task
 
 from components.models import cnn
 from pipelines.config import PipelineConfig
 from pipelines.stages.images.common import accuracy, read_images
-from pipelines.stages.register import publish
+from pipelines.stages.register import champion_output, decide, publish
 from pipelines.tracking import stage_run
 
 
@@ -45,16 +44,6 @@ def evaluate_images(
         }
 
 
-def champion_accuracy(client, name: str, test_x: np.ndarray, test_y: np.ndarray) -> float | None:
-    """The current champion's accuracy on this run's test images (None if no champion)."""
-    try:
-        client.get_model_version_by_alias(name, "champion")
-    except mlflow.exceptions.MlflowException:
-        return None
-    labels = mlflow.pyfunc.load_model(f"models:/{name}@champion").predict(test_x)["label"]
-    return float((labels.to_numpy() == test_y).mean())
-
-
 @task(name="register")
 def register_images(
     config: PipelineConfig,
@@ -71,15 +60,12 @@ def register_images(
     name, metrics = config.registry.model_name, evaluation["metrics"]
     with stage_run(parent_run_id, "register"):
         challenger = metrics["transfer"]["accuracy"]
-        champion = champion_accuracy(client, name, data.test_x, data.test_y)
-        bar, against = (
-            (metrics["source_model"]["accuracy"], "source model")
-            if champion is None
-            else (champion, "champion")
+        _, labels = champion_output(client, name, data.test_x)
+        champion = (
+            None if labels is None else float((labels["label"].to_numpy() == data.test_y).mean())
         )
-        promote = challenger > bar
-        reason = (
-            f"challenger accuracy {challenger:.4f} {'>' if promote else '<='} {against} {bar:.4f}"
+        promote, reason = decide(
+            challenger, metrics["source_model"]["accuracy"], champion, "accuracy", "source model"
         )
         decision = {"promoted": promote, "reason": reason}
         return publish(client, name, source, adapted["model_uri"], tags, decision, parent_run_id)
