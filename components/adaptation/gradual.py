@@ -18,6 +18,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from components.adaptation.spec import mix
 from components.errors import StepstoneError
 from components.models.training import Inputs, Labelled, TrainSpec, embed, fit, predict_proba, take
 from components.selection import domain_scores
@@ -55,14 +56,7 @@ def with_target(step: Labelled, target: Labelled | None, target_weight: float) -
     """Add labelled target rows so they make up `target_weight` of the loss."""
     if target is None or len(target) == 0 or target_weight <= 0:
         return step
-    w_step = step.weight * (1 - target_weight) / step.weight.sum()
-    w_target = target.weight * target_weight / target.weight.sum()
-    mixed = Labelled.concat(
-        [Labelled(step.x, step.y, w_step), Labelled(target.x, target.y, w_target)]
-    )
-    return Labelled(
-        mixed.x, mixed.y, (mixed.weight * len(mixed) / mixed.weight.sum()).astype(np.float32)
-    )
+    return mix([(step, 1 - target_weight), (target, target_weight)])
 
 
 def check_steps(steps: list, spec: GradualSpec) -> None:

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import copy
 
-import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from components.adaptation.gradual import pseudo_label
-from components.errors import StepstoneError
+from components.adaptation.spec import mix
 from components.models.training import Inputs, Labelled, TrainSpec, fit
 
 
@@ -30,24 +29,6 @@ class JointSpec(BaseModel):
     train: TrainSpec = Field(default_factory=lambda: TrainSpec(epochs=10, lr=5e-4))
 
 
-def weighted_mix(parts: list[tuple[Labelled, float]]) -> Labelled:
-    """Concatenate domains so each contributes its share of the (mean-one) weight."""
-    parts = [(p, share) for p, share in parts if p is not None and len(p) and share > 0]
-    if not parts:
-        raise StepstoneError(
-            "joint training has no rows with a positive weight; check joint.*_weight."
-        )
-    mixed = Labelled.concat(
-        [
-            Labelled(p.x, p.y, (p.weight * share / p.weight.sum()).astype(np.float32))
-            for p, share in parts
-        ]
-    )
-    return Labelled(
-        mixed.x, mixed.y, (mixed.weight * len(mixed) / mixed.weight.sum()).astype(np.float32)
-    )
-
-
 def joint_train(
     source_model: nn.Module,
     source: Labelled,
@@ -55,17 +36,13 @@ def joint_train(
     target: Labelled | None,
     spec: JointSpec,
     seed: int = 0,
-    pool_weight: np.ndarray | None = None,
     device: torch.device | None = None,
 ) -> tuple[nn.Module, list[dict[str, float]]]:
     """Train a copy of the source model on the mix; unlabelled pool rows are pseudo-labelled
-    by the source model first. `pool_weight` (e.g. selection scores) weights pool rows."""
+    by the source model first."""
     if pool is not None and not isinstance(pool, Labelled):
         pool = pseudo_label(source_model, pool, spec.drop_fraction) if len(pool) else None
-        pool_weight = None  # rows were filtered; per-row weights no longer line up
-    if pool is not None and pool_weight is not None:
-        pool = Labelled(pool.x, pool.y, (pool.weight * pool_weight).astype(np.float32))
-    data = weighted_mix(
+    data = mix(
         [(source, spec.source_weight), (pool, spec.pool_weight), (target, spec.target_weight)]
     )
     model = copy.deepcopy(source_model)

@@ -8,6 +8,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from components.errors import StepstoneError
 from components.models.training import Inputs, Labelled, TrainSpec, concat
 
 
@@ -63,7 +64,10 @@ def mix(parts: list[tuple[Labelled | None, float]]) -> Labelled:
     (shares renormalised over the domains present); mean row weight is 1."""
     present = [(d, share) for d, share in parts if d is not None and len(d) and share > 0]
     if not present:
-        raise ValueError("mix needs at least one non-empty domain with a positive share")
+        raise StepstoneError(
+            "no rows with a positive weight: every domain is empty or has a zero share; "
+            "check the *_weight settings in the scenario YAML."
+        )
     mixed = Labelled.concat(
         [Labelled(d.x, d.y, d.weight * share / d.weight.sum()) for d, share in present]
     )
