@@ -64,7 +64,6 @@ def run_method(
             train=train,
             iterations=args.iterations,
             source_weight=1.0,
-            align_weight=args.align_weight.get(method, 1.0),
             discriminator_hidden=500,
             confidence=0.95,
             rounds=3,
@@ -105,7 +104,6 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    args.align_weight = {"mmd": 1.0, "coral": 1.0, "dann": 1.0}
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     results: dict = {}

@@ -12,19 +12,18 @@ only checked on a GPU. Reads MNIST from $STEPSTONE_DATA_ROOT/mnist (default ../s
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
-import os
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
 from components.adaptation import AdaptSpec, adapt
+from components.data.images import data_root, load_mnist
 from components.evaluation import summarise_seeds
+from components.models.lenet import LeNet
 from components.models.training import (
     Labelled,
     TrainSpec,
@@ -35,42 +34,11 @@ from components.models.training import (
     to_tensors,
 )
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_ROOT = Path(os.environ.get("STEPSTONE_DATA_ROOT", REPO_ROOT.parent / "shared" / "data"))
-
-
-def read_idx(path: Path) -> np.ndarray:
-    """An IDX (.gz) file as a numpy array."""
-    raw = gzip.decompress(path.read_bytes())
-    ndim = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
-
 
 def mnist(rows: int) -> tuple[np.ndarray, np.ndarray]:
     """The first `rows` MNIST training images as float32 [n, 1, 28, 28] in [0, 1], and labels."""
-    images = read_idx(DATA_ROOT / "mnist" / "train-images-idx3-ubyte.gz")[:rows]
-    labels = read_idx(DATA_ROOT / "mnist" / "train-labels-idx1-ubyte.gz")[:rows]
-    return (images[:, None] / 255.0).astype(np.float32), labels.astype(np.int64)
-
-
-class LeNet(nn.Module):
-    """LeNet-style CNN for 28x28 digits: two conv blocks, a 500-d feature layer, 10 logits."""
-
-    def __init__(self):
-        super().__init__()
-        self.trunk = nn.Sequential(
-            nn.Conv2d(1, 20, 5), nn.MaxPool2d(2), nn.ReLU(),
-            nn.Conv2d(20, 50, 5), nn.Dropout2d(0.5), nn.MaxPool2d(2), nn.ReLU(),
-            nn.Flatten(), nn.Linear(800, 500), nn.ReLU(), nn.Dropout(0.5),
-        )  # fmt: skip
-        self.head = nn.Linear(500, 10)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.trunk(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.trunk(x))
+    images, labels = load_mnist(data_root(), "train")
+    return (images[:rows, None] / 255.0).astype(np.float32), labels[:rows]
 
 
 def sync(device: torch.device) -> None:
@@ -148,10 +116,10 @@ def one_seed(seed: int, x: np.ndarray, y: np.ndarray, args, device) -> dict:
     n_target = max(len(x) // 10, args.batch_size)
     target = Labelled.of(np.rot90(x[:n_target], k=1, axes=(2, 3)).copy(), y[:n_target])
     seed_everything(seed)
-    bare = LeNet()
+    bare = LeNet(10)
     bare_s = timed(lambda: bare_loop(bare, source, spec, seed, device), device)
     seed_everything(seed)
-    model = LeNet()
+    model = LeNet(10)
     with GpuSampler(device) as gpu:
         pipeline_s = timed(lambda: fit(model, source, spec, seed=seed, device=device), device)
     adapt_spec = AdaptSpec(method="l2sp", train=spec)

@@ -23,8 +23,8 @@ import sys
 import time
 
 import numpy as np
+import pandas as pd
 import torch
-from scipy.stats import spearmanr
 
 from components.adaptation.gradual import GradualSpec, gradual_self_train, progressive_self_train
 from components.data.images import GradualImages, RotationSpec, rotating_mnist
@@ -40,6 +40,7 @@ from components.models.training import (
     seed_everything,
 )
 from components.selection import SelectionSpec, SideInfo, select
+from components.selection import report as selection_report
 
 SELECTORS = ("discriminator", "graph", "kernel", "ddtl", "all", "oracle")
 FULL = {
@@ -58,13 +59,6 @@ PUBLISHED = {
 }
 # CPU routine run: the full data and source training, 3 of 10 epochs per step, 3 of 5 seeds.
 REDUCED = {"pool": 42000, "source_epochs": 10, "step_epochs": 3, "steps": 21, "seeds": [0, 1, 2]}
-
-
-def order_spearman(table, angles: np.ndarray) -> float:
-    """Rank correlation between a Selection's order and the pool's hidden angles."""
-    order = np.empty(len(angles))
-    order[table["row_id"].to_numpy()] = table["order"].to_numpy()
-    return float(spearmanr(order, angles).statistic)
 
 
 def pretrain(data: GradualImages, epochs: int, seed: int, device: torch.device) -> SmallCNN:
@@ -101,7 +95,8 @@ def run_seed(
         selection_spec = SelectionSpec(method=method, fraction=1.0, chunks=args.steps)
         ids = np.arange(len(data.pool_x))
         table = select(*features, ids, selection_spec, seed, side).table
-        spearman[method] = round(order_spearman(table, data.pool_angles), 3)
+        scored = selection_report.with_truth(table, pd.Series(data.pool_angles))
+        spearman[method] = round(selection_report.order_spearman(scored), 3)
         chunks = [data.pool_x[table.loc[table["chunk"] == c, "row_id"]] for c in range(args.steps)]
         gradual(f"gradual_{method}", [*chunks, data.target_x], time.perf_counter() - start)
     if args.progressive:

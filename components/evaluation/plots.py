@@ -16,7 +16,7 @@ from components.evaluation.metrics import binary_metrics, check_inputs, cumulati
 DECILES: tuple[int, ...] = tuple(range(10, 101, 10))
 
 
-def _new_figure(n_panels: int) -> tuple[Figure, list]:
+def new_figure(n_panels: int) -> tuple[Figure, list]:
     """A blank Agg-backed figure with `n_panels` side-by-side axes."""
     fig = Figure(figsize=(5.5 * n_panels, 4.5), layout="constrained")
     FigureCanvasAgg(fig)
@@ -26,7 +26,7 @@ def _new_figure(n_panels: int) -> tuple[Figure, list]:
 
 def roc_figure(y_true: np.ndarray, scores: dict[str, np.ndarray]) -> Figure:
     """ROC curve per arm, AUC in the legend, and the chance diagonal."""
-    fig, (ax,) = _new_figure(1)
+    fig, (ax,) = new_figure(1)
     for arm, score in scores.items():
         y, s = check_inputs(y_true, score)
         fpr, tpr, _ = roc_curve(y, s)
@@ -40,7 +40,7 @@ def roc_figure(y_true: np.ndarray, scores: dict[str, np.ndarray]) -> Figure:
 
 def gain_lift_figure(y_true: np.ndarray, scores: dict[str, np.ndarray]) -> Figure:
     """Cumulative gain (left) and cumulative lift (right) by population decile, per arm."""
-    fig, (gain_ax, lift_ax) = _new_figure(2)
+    fig, (gain_ax, lift_ax) = new_figure(2)
     for arm, score in scores.items():
         population, gain = cumulative_gain(y_true, score, DECILES)
         line = gain_ax.plot(np.r_[0.0, population], np.r_[0.0, gain], marker="o", label=arm)
@@ -59,7 +59,7 @@ def gain_lift_figure(y_true: np.ndarray, scores: dict[str, np.ndarray]) -> Figur
 
 def score_histogram(scores: np.ndarray, selected: np.ndarray) -> Figure:
     """A selector's pool scores, kept and dropped rows stacked."""
-    fig, (ax,) = _new_figure(1)
+    fig, (ax,) = new_figure(1)
     bins = np.linspace(float(scores.min()), float(scores.max()) + 1e-9, 40)
     ax.hist(
         [scores[selected], scores[~selected]],

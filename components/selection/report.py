@@ -6,16 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy.stats import spearmanr
 from sklearn.decomposition import PCA
 
-
-def _figure(n_panels: int = 1) -> tuple[Figure, list]:
-    fig = Figure(figsize=(5.5 * n_panels, 4.5), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig, list(fig.subplots(1, n_panels, squeeze=False)[0])
+from components.evaluation.plots import new_figure
 
 
 def with_truth(table: pd.DataFrame, truth: pd.Series, bins: int = 5) -> pd.DataFrame:
@@ -48,7 +43,7 @@ def selected_by_truth(table: pd.DataFrame) -> pd.DataFrame:
 
 def score_histograms(table: pd.DataFrame) -> Figure:
     """Pool score histograms, one per true-position bin (overlaid)."""
-    fig, (ax,) = _figure()
+    fig, (ax,) = new_figure(1)
     bins = np.linspace(table["score"].min(), table["score"].max() + 1e-9, 40)
     for name, rows in table.groupby("truth_bin", observed=True):
         ax.hist(rows["score"], bins=bins, histtype="step", label=f"truth {name}")
@@ -75,7 +70,7 @@ def embedding_figure(
         return x[rng.choice(len(x), min(max_points, len(x)), replace=False)] if len(x) else x
 
     pca = PCA(n_components=2, random_state=seed).fit(np.concatenate([source, target]))
-    fig, (ax,) = _figure()
+    fig, (ax,) = new_figure(1)
     for name, x, style in [
         ("source", source, {"c": "tab:blue"}),
         ("pool", pool[~selected], {"c": "lightgrey"}),
