@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from mlflow.tracking import MlflowClient
 
 from pipelines.cli import main
 from pipelines.config import DEFAULT_CONFIG
@@ -69,6 +70,14 @@ def dvc_repo(tmp_path_factory, bank_slice) -> Path:
     shutil.rmtree(root / "data")
     shutil.rmtree(root / ".dvc" / "cache")
     return root
+
+
+def stage_runs(client: MlflowClient, parent) -> dict:
+    """A flow run's stage runs by stage name."""
+    children = client.search_runs(
+        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+    )
+    return {r.data.tags["stage"]: r for r in children}
 
 
 def write_config(path: Path, data_path: Path, **changes) -> Path:

@@ -17,6 +17,7 @@ from mlflow.tracking import MlflowClient
 
 from pipelines.cli import main
 from pipelines.lineage import lineage
+from tests.pipelines.conftest import stage_runs
 from tests.pipelines.servers import clean_env, free_port, started
 
 STAGES = {
@@ -46,12 +47,9 @@ def test_one_parent_run_with_a_nested_run_per_stage(first_run):
     assert parent.info.status == "FINISHED"
     for tag in ("git_commit", "config_hash", "prefect_flow_run_id", "source_model_uri"):
         assert parent.data.tags.get(tag), tag
-    children = client.search_runs(
-        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
-    )
-    assert {c.data.tags["stage"] for c in children} == STAGES
-    assert all(c.info.status == "FINISHED" for c in children)
-    by_stage = {c.data.tags["stage"]: c for c in children}
+    by_stage = stage_runs(client, parent)
+    assert set(by_stage) == STAGES
+    assert all(c.info.status == "FINISHED" for c in by_stage.values())
     history = client.get_metric_history(by_stage["pretrain_source"].info.run_id, "pretrain_loss")
     assert [m.step for m in history] == [0, 1, 2]
     artifacts = {

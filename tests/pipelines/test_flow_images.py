@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 from components.data.images import rotated_digits
 from pipelines.cli import main
 from pipelines.config import REPO_ROOT
-from tests.pipelines.test_flow_transit import stage_runs
+from tests.pipelines.conftest import stage_runs
 
 
 def test_digits_demo_runs_and_serves_images(prefect_server, mlflow_store, tmp_path):

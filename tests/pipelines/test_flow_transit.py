@@ -8,17 +8,13 @@ import json
 from mlflow.tracking import MlflowClient
 
 from pipelines.cli import main
-from tests.pipelines.conftest import write_config
+from tests.pipelines.conftest import stage_runs, write_config
 from tests.pipelines.test_bad_input import latest_run, run_bad
 
+# Registered under their own name, so the end-to-end test's version numbers do not depend
+# on which test file runs first.
+OWN_REGISTRY = {"model_name": "stepstone-transit"}
 GRADUAL = {"use_pool_labels": True, "train": {"epochs": 2, "lr": 0.001}}
-
-
-def stage_runs(client: MlflowClient, parent) -> dict:
-    children = client.search_runs(
-        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
-    )
-    return {r.data.tags["stage"]: r for r in children}
 
 
 def test_gradual_path_logs_steps_and_selection_reports(first_run, dvc_repo, tmp_path):
@@ -27,6 +23,7 @@ def test_gradual_path_logs_steps_and_selection_reports(first_run, dvc_repo, tmp_
         dvc_repo / "data" / "bank.csv",
         selection={"method": "ddtl", "chunks": 3, "truth": "row_id", "ddtl_epochs": 2},
         transit={"path": "gradual", "gradual": GRADUAL},
+        registry=OWN_REGISTRY,
     )
     out = tmp_path / "summary.json"
     assert main(["run", "--config", str(config), "--summary-json", str(out)]) == 0
@@ -54,6 +51,7 @@ def test_joint_path_runs(first_run, dvc_repo, tmp_path):
         dvc_repo / "data" / "bank.csv",
         selection={"method": "kernel", "chunks": 2},
         transit={"path": "joint", "joint": {"train": {"epochs": 2}}},
+        registry=OWN_REGISTRY,
     )
     assert main(["run", "--config", str(config)]) == 0
     run = latest_run(MlflowClient(), "stepstone-test")
@@ -68,7 +66,4 @@ def test_truth_column_missing_from_pool(first_run, dvc_repo, tmp_path, capsys):
     code, err, run = run_bad(config, capsys)
     assert code == 2 and "'angle' is missing" in err and "selection.truth" in err
     assert run.info.status == "FAILED"
-    stages = MlflowClient().search_runs(
-        [run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'"
-    )
-    assert {r.data.tags.get("stage") for r in stages} == {"validate"}, "failed before training"
+    assert set(stage_runs(MlflowClient(), run)) == {"validate"}, "failed before training"
