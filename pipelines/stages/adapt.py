@@ -6,40 +6,18 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
-from mlflow.tracking import MlflowClient
 from prefect import task
 
 from components.adaptation import adapt
 from components.data.preprocess import encode_labels
 from components.models import checkpoint
 from components.models.training import Labelled, embed, resolve_device
-from components.selection.report import embedding_figure
 from pipelines.config import PipelineConfig
 from pipelines.packaging import log_scorer
+from pipelines.stages.select import log_after_adaptation
 from pipelines.stages.transit import as_step_history, transit_adapt
 from pipelines.stages.workspace import read_splits
 from pipelines.tracking import log_history, stage_run
-
-
-def log_after_adaptation(
-    config: PipelineConfig,
-    model,
-    preprocessor,
-    workdir: str,
-    selection: str,
-    selection_run_id: str,
-    history: list[dict],
-) -> None:
-    """Add the after-adaptation PCA view and the per-step history to the selection run."""
-    source, pool, target = read_splits(workdir, "source", "intermediate", "target_labelled")
-    chosen = pd.read_parquet(selection).query("selected")["row_id"]
-    features = [embed(model, preprocessor.transform(rows)) for rows in (source, pool, target)]
-    figure = embedding_figure(
-        *features[:2], pool["row_id"].isin(chosen).to_numpy(), features[2], "Adapted-model features"
-    )
-    client = MlflowClient()
-    client.log_figure(selection_run_id, figure, "selection/embedding_after.png")
-    client.log_dict(selection_run_id, history, f"selection/adapt_{config.transit.path}_steps.json")
 
 
 @task(name="adapt_target")
@@ -49,7 +27,7 @@ def adapt_target(
     parent_run_id: str,
     source_checkpoint: str,
     selection: str,
-    selection_run_id: str | None = None,
+    selection_run_id: str,
 ) -> dict:
     """Train from the source weights on labelled target rows plus labelled selected pool rows;
     log the adapted model as a raw-row pyfunc."""
@@ -103,10 +81,10 @@ def adapt_target(
             )
             log_history(as_step_history(history), f"transit_{config.transit.path}")
             mlflow.log_dict(history, "transit/steps.json")
-        if selection_run_id is not None:
-            log_after_adaptation(
-                config, model, preprocessor, workdir, selection, selection_run_id, history
-            )
+        splits = read_splits(workdir, "source", "intermediate", "target_labelled")
+        features = [embed(model, preprocessor.transform(rows)) for rows in splits]
+        selected = splits[1]["row_id"].isin(chosen).to_numpy()
+        log_after_adaptation(selection_run_id, features, selected, history, config.transit.path)
         path = checkpoint.save(Path(workdir) / "adapted.pt", model.cpu(), preprocessor)
         info = log_scorer(path, target)
         return {"run_id": run.info.run_id, "checkpoint": str(path), "model_uri": info.model_uri}

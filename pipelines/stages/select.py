@@ -7,6 +7,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.tracking import MlflowClient
 from prefect import task
 
 from components.data.preprocess import encode_labels
@@ -37,24 +38,36 @@ def side_info(config: PipelineConfig, source, pool, target) -> SideInfo:
 
 
 def log_reports(
-    config: PipelineConfig, table: pd.DataFrame, pool: pd.DataFrame, features: list
+    table: pd.DataFrame, features: list, selected: np.ndarray, truth: pd.Series | None
 ) -> None:
-    """Selection-quality artifacts: order vs truth (when known) and the PCA view."""
+    """Selection-quality artifacts on the active run: the PCA view of source / pool / selected /
+    target and, when the pool's true positions are known (`truth`, indexed by row id), the
+    order's rank correlation with them, the selected share per position bin and the scores."""
     source_f, pool_f, target_f = features
-    selected = pool["row_id"].isin(table.loc[table["selected"], "row_id"]).to_numpy()
     mlflow.log_figure(
         selection_report.embedding_figure(
             source_f, pool_f, selected, target_f, "Source-model features (before adaptation)"
         ),
         "selection/embedding_before.png",
     )
-    if config.selection.truth is None:
+    if truth is None:
         return
-    truth = pd.Series(pool[config.selection.truth].to_numpy(), index=pool["row_id"])
     scored = selection_report.with_truth(table, truth)
     mlflow.log_metric("order_spearman_with_truth", selection_report.order_spearman(scored))
     mlflow.log_table(selection_report.selected_by_truth(scored), "selection/selected_by_truth.json")
     mlflow.log_figure(selection_report.score_histograms(scored), "selection/scores_by_truth.png")
+
+
+def log_after_adaptation(
+    selection_run_id: str, features: list, selected: np.ndarray, history: list[dict], path: str
+) -> None:
+    """Add the adapted model's PCA view and the per-step history to the selection run."""
+    client = MlflowClient()
+    figure = selection_report.embedding_figure(
+        features[0], features[1], selected, features[2], "Adapted-model features"
+    )
+    client.log_figure(selection_run_id, figure, "selection/embedding_after.png")
+    client.log_dict(selection_run_id, history, f"selection/adapt_{path}_steps.json")
 
 
 @task(name="select_intermediate")
@@ -92,5 +105,8 @@ def select_intermediate(
             score_histogram(np.asarray(table["score"]), np.asarray(table["selected"])),
             "selection/scores.png",
         )
-        log_reports(config, table, pool, features)
+        selected = pool["row_id"].isin(table.loc[table["selected"], "row_id"]).to_numpy()
+        truth = config.selection.truth
+        positions = pd.Series(pool[truth].to_numpy(), index=pool["row_id"]) if truth else None
+        log_reports(table, features, selected, positions)
         return {"run_id": run.info.run_id, "selection": str(path)}

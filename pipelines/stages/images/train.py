@@ -14,9 +14,9 @@ from components.adaptation.gradual import gradual_self_train, progressive_self_t
 from components.models import cnn
 from components.models.training import Labelled, embed, fit, resolve_device, seed_everything
 from components.selection import SideInfo, select
-from components.selection import report as selection_report
 from pipelines.config import PipelineConfig
 from pipelines.stages.images.common import accuracy, log_classifier, read_images
+from pipelines.stages.select import log_after_adaptation, log_reports
 from pipelines.stages.transit import as_step_history
 from pipelines.tracking import log_history, stage_run
 
@@ -61,21 +61,8 @@ def select_images(
         table = select(*features, ids, config.selection, seed=config.seed, side=side).table
         path = Path(workdir) / "selection.parquet"
         table.to_parquet(path, index=False)
-        scored = selection_report.with_truth(table, pd.Series(data.pool_angles))
-        mlflow.log_metric("order_spearman_with_truth", selection_report.order_spearman(scored))
-        mlflow.log_table(
-            selection_report.selected_by_truth(scored), "selection/selected_by_truth.json"
-        )
-        mlflow.log_figure(
-            selection_report.score_histograms(scored), "selection/scores_by_truth.png"
-        )
         selected = np.isin(ids, table.loc[table["selected"], "row_id"])
-        mlflow.log_figure(
-            selection_report.embedding_figure(
-                *features[:2], selected, features[2], "Source-model features (before adaptation)"
-            ),
-            "selection/embedding_before.png",
-        )
+        log_reports(table, features, selected, pd.Series(data.pool_angles))
         return {"run_id": run.info.run_id, "selection": str(path)}
 
 
@@ -128,19 +115,9 @@ def adapt_images(
             )
         log_history(as_step_history(history), "transit")
         mlflow.log_dict(history, "transit/steps.json")
-        client = mlflow.tracking.MlflowClient()
-        client.log_dict(
-            selection_run_id, history, f"selection/adapt_{config.transit.path}_steps.json"
-        )
         features = [embed(model, x) for x in (data.source_x, data.pool_x, data.target_x)]
         selected = np.isin(np.arange(len(data.pool_x)), table.loc[table["selected"], "row_id"])
-        client.log_figure(
-            selection_run_id,
-            selection_report.embedding_figure(
-                *features[:2], selected, features[2], "Adapted-model features"
-            ),
-            "selection/embedding_after.png",
-        )
+        log_after_adaptation(selection_run_id, features, selected, history, config.transit.path)
         path = cnn.save(Path(workdir) / "adapted.pt", model.cpu())
         info = log_classifier(path, data.target_x[:5])
         return {"run_id": run.info.run_id, "checkpoint": str(path), "model_uri": info.model_uri}
