@@ -72,6 +72,17 @@ def dvc_repo(tmp_path_factory, bank_slice) -> Path:
     return root
 
 
+# The stage runs every flow run (tabular or image) logs under its parent run.
+STAGES = {
+    "validate",
+    "pretrain_source",
+    "select_intermediate",
+    "adapt_target",
+    "evaluate",
+    "register",
+}
+
+
 def stage_runs(client: MlflowClient, parent) -> dict:
     """A flow run's stage runs by stage name."""
     children = client.search_runs(

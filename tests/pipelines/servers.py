@@ -88,10 +88,10 @@ def started(
         stop(process)
 
 
-def prefect_cli(env: dict[str, str], *args: str, timeout: float = 120) -> str:
-    """Run `prefect ARGS` in the repository root; return its output, fail with it."""
-    done = subprocess.run(
-        [sys.executable, "-m", "prefect", *args],
+def python(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run `python ARGS` in the repository root with `env`; capture its text output."""
+    return subprocess.run(
+        [sys.executable, *args],
         check=False,
         cwd=REPO_ROOT,
         env=env,
@@ -99,6 +99,11 @@ def prefect_cli(env: dict[str, str], *args: str, timeout: float = 120) -> str:
         text=True,
         timeout=timeout,
     )
+
+
+def prefect_cli(env: dict[str, str], *args: str, timeout: float = 120) -> str:
+    """Run `prefect ARGS` in the repository root; return its output, fail with it."""
+    done = python(env, "-m", "prefect", *args, timeout=timeout)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout
 

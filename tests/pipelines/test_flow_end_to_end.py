@@ -17,17 +17,9 @@ from mlflow.tracking import MlflowClient
 
 from pipelines.cli import main
 from pipelines.lineage import lineage
-from tests.pipelines.conftest import stage_runs
+from tests.pipelines.conftest import STAGES, stage_runs
 from tests.pipelines.servers import clean_env, free_port, started
 
-STAGES = {
-    "validate",
-    "pretrain_source",
-    "select_intermediate",
-    "adapt_target",
-    "evaluate",
-    "register",
-}
 ARMS = {"target_only", "source_only", "pooled", "source_model", "transfer"}
 
 

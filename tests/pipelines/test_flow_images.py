@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 from components.data.images import rotated_digits
 from pipelines.cli import main
 from pipelines.config import REPO_ROOT
-from tests.pipelines.conftest import stage_runs
+from tests.pipelines.conftest import STAGES, stage_runs
 
 
 def test_digits_demo_runs_and_serves_images(prefect_server, mlflow_store, tmp_path):
@@ -31,14 +31,7 @@ def test_digits_demo_runs_and_serves_images(prefect_server, mlflow_store, tmp_pa
     assert set(summary["metrics"]) == {"source_model", "transfer"}
     client = MlflowClient()
     stages = stage_runs(client, client.get_run(summary["parent_run_id"]))
-    assert {
-        "validate",
-        "pretrain_source",
-        "select_intermediate",
-        "adapt_target",
-        "evaluate",
-        "register",
-    } <= set(stages)
+    assert STAGES <= set(stages)
     selection = stages["select_intermediate"]
     assert "order_spearman_with_truth" in selection.data.metrics
     artifacts = {a.path for a in client.list_artifacts(selection.info.run_id, "selection")}

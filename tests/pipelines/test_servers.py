@@ -5,7 +5,6 @@ LocalCluster, and an `mlflow server` that every run logs to over HTTP."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from tests.pipelines.servers import (
     flow_logs,
     free_port,
     prefect_cli,
+    python,
     read,
     run_deployment,
     started,
@@ -172,15 +172,7 @@ print(json.dumps(multi_run(config_paths=[sys.argv[1]], seeds=[0, 1], dask_worker
 def test_sweep_runs_on_a_two_worker_dask_cluster(client_env, prefect_url, mlflow_url, scenario):
     """multi_run with a prefect-dask LocalCluster (2 worker processes), reporting to the real
     Prefect server and logging to the MLflow server."""
-    done = subprocess.run(
-        [sys.executable, "-c", SWEEP, scenario],
-        env=client_env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=400,
-        check=False,
-    )
+    done = python(client_env, "-c", SWEEP, scenario, timeout=400)
     assert done.returncode == 0, done.stderr[-4000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert sorted(r["seed"] for r in result["runs"]) == [0, 1]
@@ -209,15 +201,7 @@ def test_unreachable_server_is_a_clear_error_within_seconds(variable, url, comma
     if variable == "PREFECT_API_URL":
         env["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
     start = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", command],
-        env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = python(env, "-m", "pipelines.cli", command)
     assert time.monotonic() - start < 20
     assert done.returncode == 2
     assert f"cannot reach {url} (set by {variable})" in done.stderr
@@ -226,15 +210,7 @@ def test_unreachable_server_is_a_clear_error_within_seconds(variable, url, comma
 
 def test_serve_without_a_prefect_server_says_how_to_start_one(tmp_path):
     env = clean_env(PREFECT_HOME=str(tmp_path), MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path}/m.db")
-    done = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "serve"],
-        env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = python(env, "-m", "pipelines.cli", "serve")
     assert done.returncode == 2
     assert "prefect server start" in done.stderr and "PREFECT_API_URL" in done.stderr
 
