@@ -27,11 +27,11 @@ import numpy as np
 import torch
 
 from components.adaptation import AdaptSpec, adapt
-from components.adaptation.loop import train_joint
 from components.data.digits import DigitsTask, digits_task
 from components.data.images import data_root
 from components.evaluation import summarise_seeds
 from components.models.lenet import LeNet
+from components.models.loop import train_joint
 from components.models.training import Labelled, TrainSpec, predict_proba, resolve_device
 
 PUBLISHED = {  # Transfer-Learning-Library, LeNet, 50k iterations (target accuracy, %)

@@ -1,6 +1,6 @@
 """GPU throughput benchmark: samples/s of source pretraining (MNIST) and L2-SP adaptation
 (Rotating MNIST: the same digits turned 90 degrees), GPU utilisation, and the pipeline's
-step time (components.models.training.fit) over a bare PyTorch loop of the same LeNet-style
+step time (components.models.loop.fit) over a bare PyTorch loop of the same LeNet-style
 CNN on the same data (target: ratio <= 1.10 on a GPU). Prints one JSON line.
 
     uv run python benchmarks/gpu_throughput.py [--seeds 0 1 2] [--rows 60000] [--epochs 2]
@@ -24,11 +24,11 @@ from components.adaptation import AdaptSpec, adapt
 from components.data.images import data_root, load_mnist
 from components.evaluation import summarise_seeds
 from components.models.lenet import LeNet
+from components.models.loop import fit
 from components.models.training import (
     Labelled,
     TrainSpec,
     autocast,
-    fit,
     resolve_device,
     seed_everything,
     to_tensors,

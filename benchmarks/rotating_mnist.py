@@ -30,11 +30,11 @@ from components.adaptation.gradual import GradualSpec, gradual_self_train, progr
 from components.data.images import GradualImages, RotationSpec, rotating_mnist
 from components.evaluation import summarise_seeds
 from components.models.cnn import SmallCNN
+from components.models.loop import fit
 from components.models.training import (
     Labelled,
     TrainSpec,
     embed,
-    fit,
     predict_proba,
     resolve_device,
     seed_everything,

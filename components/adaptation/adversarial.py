@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from components.adaptation.alignment import train_aligned
-from components.adaptation.loop import Step
 from components.adaptation.spec import AdaptData, AdaptSpec
+from components.models.loop import Step
 from components.models.training import Inputs, take, to_tensors
 
 

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from components.adaptation.loop import Step, head_logits, train_joint, unlabelled
 from components.adaptation.spec import AdaptData, AdaptSpec, labelled_all
+from components.models.loop import Step, head_logits, train_joint, unlabelled
 
 # DAN's kernel family: Gaussian bandwidths at 2^-3 .. 2^1 times the mean squared distance.
 DEFAULT_BANDWIDTHS: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0, 2.0)

@@ -8,10 +8,10 @@ import copy
 import torch
 from torch import nn
 
-from components.adaptation.loop import Step, head_logits, train_joint, unlabelled
 from components.adaptation.spec import AdaptData, AdaptSpec, labelled_target
 from components.errors import StepstoneError
-from components.models.training import Penalty, fit
+from components.models.loop import Step, fit, head_logits, train_joint, unlabelled
+from components.models.training import Penalty
 
 
 def l2sp_penalty(source: nn.Module, alpha: float, beta: float) -> Penalty:
@@ -33,7 +33,14 @@ def l2sp_penalty(source: nn.Module, alpha: float, beta: float) -> Penalty:
 def finetune(source: nn.Module, data: AdaptData, spec: AdaptSpec, seed: int, device):
     """All layers trained from the source weights."""
     model = copy.deepcopy(source)
-    return model, fit(model, labelled_target(data, spec), spec.train, seed=seed, device=device)
+    return model, fit(
+        model,
+        labelled_target(data, spec),
+        spec.train,
+        iterations=spec.iterations,
+        seed=seed,
+        device=device,
+    )
 
 
 def l2sp(source: nn.Module, data: AdaptData, spec: AdaptSpec, seed: int, device):
@@ -41,7 +48,13 @@ def l2sp(source: nn.Module, data: AdaptData, spec: AdaptSpec, seed: int, device)
     model = copy.deepcopy(source)
     penalty = l2sp_penalty(source, spec.alpha, spec.beta)
     history = fit(
-        model, labelled_target(data, spec), spec.train, seed=seed, penalty=penalty, device=device
+        model,
+        labelled_target(data, spec),
+        spec.train,
+        penalty=penalty,
+        iterations=spec.iterations,
+        seed=seed,
+        device=device,
     )
     return model, history
 
@@ -67,7 +80,14 @@ def layer_transfer(source: nn.Module, data: AdaptData, spec: AdaptSpec, seed: in
         )
     for layer in found[: spec.freeze_layers]:
         layer.requires_grad_(False)
-    history = fit(model, labelled_target(data, spec), spec.train, seed=seed, device=device)
+    history = fit(
+        model,
+        labelled_target(data, spec),
+        spec.train,
+        iterations=spec.iterations,
+        seed=seed,
+        device=device,
+    )
     model.requires_grad_(True)
     return model, history
 

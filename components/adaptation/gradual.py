@@ -20,7 +20,8 @@ from torch import nn
 
 from components.adaptation.spec import mix
 from components.errors import StepstoneError
-from components.models.training import Inputs, Labelled, TrainSpec, embed, fit, predict_proba, take
+from components.models.loop import fit
+from components.models.training import Inputs, Labelled, TrainSpec, embed, predict_proba, take
 from components.selection import domain_scores
 
 

@@ -12,7 +12,8 @@ from torch import nn
 
 from components.adaptation.gradual import pseudo_label
 from components.adaptation.spec import mix
-from components.models.training import Inputs, Labelled, TrainSpec, fit
+from components.models.loop import fit
+from components.models.training import Inputs, Labelled, TrainSpec
 
 
 class JointSpec(BaseModel):

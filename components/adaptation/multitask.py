@@ -7,8 +7,8 @@ import copy
 import torch
 from torch import nn
 
-from components.adaptation.loop import Step, head_logits, train_joint, weighted_loss
 from components.adaptation.spec import AdaptData, AdaptSpec, labelled_target, mix
+from components.models.loop import Step, head_logits, train_joint, weighted_loss
 
 
 def multitask(source: nn.Module, data: AdaptData, spec: AdaptSpec, seed: int, device):

@@ -7,8 +7,8 @@ import copy
 import numpy as np
 from torch import nn
 
-from components.adaptation.loop import train_joint
 from components.adaptation.spec import AdaptData, AdaptSpec, mix
+from components.models.loop import train_joint
 from components.models.training import Inputs, Labelled, predict_proba, take
 
 

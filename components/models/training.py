@@ -1,4 +1,5 @@
-"""Seeded mini-batch training and batched inference, for tabular and image models.
+"""Training settings, data and device helpers, and batched inference, for tabular and image
+models (the training loop itself is `components.models.loop`).
 
 Inputs are either `Encoded` tabular rows (the model is called as `model(cat, num)`) or a
 float array such as images [n, c, h, w] (called as `model(x)`). A model returning logits
@@ -11,7 +12,6 @@ under bf16 autocast; on CPU the same code runs in float32.
 from __future__ import annotations
 
 import contextlib
-import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -158,53 +158,6 @@ def lr_schedule(
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """`spec.lr_decay` over `total` optimiser steps; call `.step()` after each optimiser step."""
     return torch.optim.lr_scheduler.LambdaLR(optimiser, partial(lr_factor, total, spec))
-
-
-def fit(
-    model: nn.Module,
-    data: Labelled,
-    spec: TrainSpec,
-    *,
-    seed: int = 0,
-    penalty: Penalty | None = None,
-    device: torch.device | None = None,
-) -> list[dict[str, float]]:
-    """Train `model` in place with the weighted loss (+ optional penalty); return per-epoch losses."""
-    if len(data) == 0:
-        raise ValueError("fit needs at least one labelled row")
-    device = device or resolve_device()
-    generator = seed_everything(seed)
-    model.to(device).train()
-    inputs = to_tensors(data.x, device)
-    y = torch.from_numpy(data.y).to(device)
-    w = torch.from_numpy(data.weight).to(device)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
-    schedule = lr_schedule(optimiser, spec, spec.epochs * math.ceil(len(y) / spec.batch_size))
-    history = []
-    for epoch in range(spec.epochs):
-        order = torch.randperm(len(y), generator=generator).to(device)
-        total, total_penalty, batches = 0.0, 0.0, 0
-        for start in range(0, len(y), spec.batch_size):
-            idx = order[start : start + spec.batch_size]
-            with autocast(device):
-                logits = model(*(t[idx] for t in inputs))
-            losses = classification_loss(logits.float(), y[idx])
-            loss = (losses * w[idx]).sum() / w[idx].sum()
-            extra = penalty(model) if penalty is not None else torch.zeros((), device=device)
-            optimiser.zero_grad(set_to_none=True)
-            (loss + extra).backward()
-            optimiser.step()
-            schedule.step()
-            total, total_penalty, batches = (
-                total + loss.item(),
-                total_penalty + extra.item(),
-                batches + 1,
-            )
-        history.append(
-            {"epoch": epoch, "loss": total / batches, "penalty": total_penalty / batches}
-        )
-    model.eval()
-    return history
 
 
 @torch.no_grad()

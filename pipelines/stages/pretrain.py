@@ -16,8 +16,9 @@ from prefect import task
 
 from components.data.preprocess import TabularPreprocessor, encode_labels
 from components.models import checkpoint
+from components.models.loop import fit
 from components.models.tabular_mlp import TabularMLP
-from components.models.training import Labelled, fit, resolve_device, seed_everything
+from components.models.training import Labelled, resolve_device, seed_everything
 from pipelines.cache import SourceCachePolicy, frame_digest
 from pipelines.config import PipelineConfig
 from pipelines.packaging import log_scorer

@@ -12,7 +12,8 @@ from prefect import task
 
 from components.adaptation.gradual import gradual_self_train, progressive_self_train
 from components.models import cnn
-from components.models.training import Labelled, embed, fit, resolve_device, seed_everything
+from components.models.loop import fit
+from components.models.training import Labelled, embed, resolve_device, seed_everything
 from components.selection import SideInfo, select
 from pipelines.config import PipelineConfig
 from pipelines.stages.images.common import accuracy, log_classifier, read_images

@@ -14,11 +14,11 @@ from components.adaptation import ADAPTERS, AdaptSpec, adapt
 from components.adaptation.adversarial import dann_coefficient, reverse_gradient
 from components.adaptation.alignment import coral, covariance, mk_mmd
 from components.adaptation.conservative import layers
-from components.adaptation.loop import train_joint
 from components.data.preprocess import Encoded
 from components.errors import StepstoneError
+from components.models.loop import fit, train_joint
 from components.models.tabular_mlp import MLPSpec, TabularMLP
-from components.models.training import Labelled, TrainSpec, fit, predict_proba
+from components.models.training import Labelled, TrainSpec, predict_proba
 from components.models.training import lr_factor as annealed_factor
 
 torch.set_num_threads(1)
@@ -68,7 +68,7 @@ def test_annealed_learning_rate_follows_the_dann_schedule():
     assert annealed_factor(100, constant, 99) == 1.0
     assert annealed_factor(101, annealed, 0) == 1.0
     assert annealed_factor(101, annealed, 100) == pytest.approx(11**-0.75)
-    # In both real training loops the optimiser ends at that fraction of the base rate.
+    # Through both entry points of the one loop (epochs or iterations) the rate ends there.
     spec = TrainSpec(lr=0.1, batch_size=4, epochs=1, lr_decay="annealed")
     data = Labelled.of(_rows(np.zeros((44, 1), dtype=np.float32)), np.zeros(44, dtype=np.float32))
     loops = {

@@ -18,7 +18,8 @@ from components.adaptation.gradual import (
 )
 from components.adaptation.joint import JointSpec, joint_train
 from components.errors import StepstoneError
-from components.models.training import Labelled, TrainSpec, fit, predict_proba
+from components.models.loop import fit
+from components.models.training import Labelled, TrainSpec, predict_proba
 from components.selection.kernel import witness
 
 torch.set_num_threads(1)

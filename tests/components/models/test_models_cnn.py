@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from components.models.cnn import CNNSpec, SmallCNN
-from components.models.training import Labelled, TrainSpec, embed, fit, predict_proba
+from components.models.loop import fit
+from components.models.training import Labelled, TrainSpec, embed, predict_proba
 
 torch.set_num_threads(1)
 

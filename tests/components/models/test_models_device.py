@@ -12,11 +12,11 @@ from torch import nn
 
 from components.errors import StepstoneError
 from components.models import training
+from components.models.loop import fit, train_joint, unlabelled
 from components.models.training import (
     Labelled,
     TrainSpec,
     autocast,
-    fit,
     predict_proba,
     resolve_device,
     to_device,
@@ -76,10 +76,13 @@ def test_copies_to_cuda_are_pinned_and_non_blocking_and_plain_on_cpu():
 class Tiny(nn.Module):
     def __init__(self):
         super().__init__()
-        self.net = nn.Linear(4, 1)
+        self.head = nn.Linear(4, 1)
+
+    def features(self, x):
+        return x
 
     def forward(self, x):
-        return self.net(x).squeeze(1)
+        return self.head(self.features(x)).squeeze(1)
 
 
 def test_same_config_trains_on_cpu_with_a_configurable_batch_size(monkeypatch):
@@ -90,7 +93,7 @@ def test_same_config_trains_on_cpu_with_a_configurable_batch_size(monkeypatch):
     data = Labelled.of(x, (x[:, 0] > 0).astype(np.float32))
     steps = []
     model = Tiny()
-    model.register_forward_hook(lambda m, i, o: steps.append(o.dtype))
+    model.head.register_forward_hook(lambda m, i, o: steps.append(o.dtype))
     fit(model, data, TrainSpec(epochs=2, batch_size=50), device=resolve_device("auto"))
     assert len(steps) == 2 * 4 and set(steps) == {torch.float32}
     assert next(model.parameters()).device == CPU
@@ -107,8 +110,39 @@ def test_autocast_path_still_learns(monkeypatch):
     y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(np.float32)
     model = Tiny()
     dtypes = []
-    model.register_forward_hook(lambda m, i, o: dtypes.append(o.dtype))
+    model.head.register_forward_hook(lambda m, i, o: dtypes.append(o.dtype))
     fit(model, Labelled.of(x, y), TrainSpec(epochs=30, batch_size=64, lr=0.05), device=CPU)
     assert torch.bfloat16 in dtypes
     p = predict_proba(model, x)
     assert p.dtype == np.float32 and ((p > 0.5) == y).mean() > 0.9
+
+
+def test_adaptation_terms_are_float32_under_autocast(monkeypatch):
+    """Forward passes of the joint loop run under autocast; losses and extra terms see float32."""
+    monkeypatch.setattr(
+        training, "autocast", lambda device: torch.autocast("cpu", dtype=torch.bfloat16)
+    )
+    rng = np.random.default_rng(2)
+    x, aux = (
+        rng.normal(size=(64, 4)).astype(np.float32),
+        rng.normal(size=(64, 4)).astype(np.float32),
+    )
+    model, head_dtypes, seen = Tiny(), [], []
+    model.head.register_forward_hook(lambda m, i, o: head_dtypes.append(o.dtype))
+
+    def extra(step):
+        seen.append((step.logits.dtype, step.aux_features.dtype))
+        return {"align": (step.features.mean() - step.aux_features.mean()) ** 2}
+
+    history = train_joint(
+        model,
+        Labelled.of(x, (x[:, 0] > 0).astype(np.float32)),
+        TrainSpec(batch_size=16),
+        aux=unlabelled(aux),
+        extra=extra,
+        iterations=5,
+        device=CPU,
+    )
+    assert head_dtypes == [torch.bfloat16] * 5
+    assert set(seen) == {(torch.float32, torch.float32)}
+    assert set(history[-1]) == {"epoch", "loss", "align"}

@@ -1,8 +1,14 @@
-"""The shared training loop of the adaptation methods: a weighted classification loss on a
-labelled stream plus method-specific terms computed on a second (auxiliary) stream.
+"""The one training loop: seeded mini-batches of a row-weighted classification loss on a
+labelled stream, plus optional extra terms computed on a second (auxiliary) stream.
 
-The auxiliary stream is unlabelled target rows for alignment methods (MMD, CORAL, DANN),
-target inputs for distillation (LwF) and labelled source rows for multitask training.
+`fit` is plain supervised training (source pretraining, fine-tuning, self-training steps),
+optionally with a parameter penalty (L2-SP). The adaptation methods call `train_joint` with
+their own terms: the auxiliary stream is unlabelled target rows for alignment methods (MMD,
+CORAL, DANN), target inputs for distillation (LwF) and labelled source rows for multitask
+training. Models expose `features(*inputs)` and a `head` module.
+
+On CUDA the forward passes run under bf16 autocast (`training.autocast`); the losses and the
+extra terms are computed in float32. On CPU everything is float32.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import torch
 from torch import nn
 
 from components.models import training
-from components.models.training import Inputs, Labelled, TrainSpec, classification_loss
+from components.models.training import Inputs, Labelled, Penalty, TrainSpec, classification_loss
 
 
 @dataclass(frozen=True)
@@ -108,14 +114,18 @@ def train_joint(
     sums: dict[str, float] = {}
     for step in range(total):
         *inputs, y, w = main.next()
-        features = model.features(*inputs)
-        logits = head_logits(model.head, features)
+        with training.autocast(device):
+            features = model.features(*inputs)
+            logits = head_logits(model.head, features)
+        features, logits = features.float(), logits.float()
         terms = {"loss": weighted_loss(logits, y, w)}
         if extra is not None:
             aux_inputs = aux_y = aux_w = aux_features = None
             if second is not None:
                 *aux_inputs, aux_y, aux_w = second.next()
-                aux_features = model.features(*aux_inputs)
+                with training.autocast(device):
+                    aux_features = model.features(*aux_inputs)
+                aux_features = aux_features.float()
             batch = Step(
                 features,
                 logits,
@@ -139,3 +149,33 @@ def train_joint(
     for module in (model, *modules):
         module.eval()
     return history
+
+
+def fit(
+    model: nn.Module,
+    data: Labelled,
+    spec: TrainSpec,
+    *,
+    seed: int = 0,
+    penalty: Penalty | None = None,
+    iterations: int = 0,
+    device: torch.device | None = None,
+) -> list[dict[str, float]]:
+    """Train `model` in place on `data` for `spec.epochs` passes (or `iterations` steps), with
+    an optional parameter penalty added to the loss; return one history row per epoch
+    (`loss`, and `penalty` when there is one)."""
+    if len(data) == 0:
+        raise ValueError("fit needs at least one labelled row")
+
+    def add_penalty(step: Step) -> dict[str, torch.Tensor]:
+        return {"penalty": penalty(model)}
+
+    return train_joint(
+        model,
+        data,
+        spec,
+        extra=add_penalty if penalty is not None else None,
+        iterations=iterations,
+        seed=seed,
+        device=device,
+    )
