@@ -34,9 +34,12 @@ def adapt_target(
     source_model, preprocessor = checkpoint.load(source_checkpoint)
     device = resolve_device(config.device)
     source_model.to(device)
-    pool, target = read_splits(workdir, "intermediate", "target_labelled")
+    source, whole_pool, target, unlabelled = read_splits(
+        workdir, "source", "intermediate", "target_labelled", "target_unlabelled"
+    )
     chosen = pd.read_parquet(selection).query("selected")["row_id"]
-    pool = pool[pool["row_id"].isin(chosen)]
+    selected = whole_pool["row_id"].isin(chosen).to_numpy()
+    pool = whole_pool[selected]
     label = config.schema.label.column
     with stage_run(parent_run_id, "adapt_target", system_metrics=True) as run:
         mlflow.log_input(
@@ -58,7 +61,6 @@ def adapt_target(
         )
         if config.transit.path == "direct":
             # Unlabelled target and source rows, for the methods that use them (DANN, MMD, ...).
-            source, unlabelled = read_splits(workdir, "source", "target_unlabelled")
             model, history = adapt(
                 source_model,
                 target_data,
@@ -81,9 +83,9 @@ def adapt_target(
             )
             log_history(as_step_history(history), f"transit_{config.transit.path}")
             mlflow.log_dict(history, "transit/steps.json")
-        splits = read_splits(workdir, "source", "intermediate", "target_labelled")
-        features = [embed(model, preprocessor.transform(rows)) for rows in splits]
-        selected = splits[1]["row_id"].isin(chosen).to_numpy()
+        features = [
+            embed(model, preprocessor.transform(rows)) for rows in (source, whole_pool, target)
+        ]
         log_after_adaptation(selection_run_id, features, selected, history, config.transit.path)
         path = checkpoint.save(Path(workdir) / "adapted.pt", model.cpu(), preprocessor)
         info = log_scorer(path, target)
