@@ -2,7 +2,7 @@
 (target labels only for the reported test accuracy). Prints one JSON line.
 
     python benchmarks/digits_transfer.py [--seeds 0 1 2] [--pretrain-iterations N]
-        [--iterations N] [--methods source_only mmd coral dann self_training]
+        [--iterations N] [--methods source_only mmd coral dann cdan self_training]
         [--directions m2u u2m] [--device auto]
 
 Protocol: per seed, LeNet is trained on the labelled source train split for
@@ -39,7 +39,7 @@ PUBLISHED = {  # Transfer-Learning-Library, LeNet, 50k iterations (target accura
     "usps->mnist": {"source_only": 74.6, "dann": 95.2},
 }
 DIRECTIONS = {"m2u": ("mnist", "usps"), "u2m": ("usps", "mnist")}
-METHODS = ("source_only", "mmd", "coral", "dann", "self_training")
+METHODS = ("source_only", "mmd", "coral", "dann", "cdan", "self_training")
 
 
 def accuracy(model: torch.nn.Module, x: np.ndarray, y: np.ndarray) -> float:
@@ -178,7 +178,7 @@ def main() -> None:
                 "target_alignment_above_source_only": all(
                     r["methods"][m]["beats_source_only"]
                     for r in results.values()
-                    for m in ("mmd", "coral", "dann")
+                    for m in ("mmd", "coral", "dann", "cdan")
                     if m in r["methods"] and r["methods"][m]["beats_source_only"] is not None
                 ),
                 "device": str(device)

@@ -1,5 +1,7 @@
-"""Domain-adversarial pieces (DANN, Ganin et al. 2016): a gradient reversal layer, the
-coefficient schedule, and a domain discriminator over features."""
+"""Domain-adversarial adaptation: DANN (Ganin et al. 2016) and CDAN (Long et al. 2018).
+
+The pieces: a gradient reversal layer, the coefficient schedule, a domain discriminator, and
+CDAN's multilinear conditioning (the discriminator sees features x class predictions)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from torch import nn
 
 from components.adaptation.alignment import train_aligned
 from components.adaptation.spec import AdaptData, AdaptSpec
-from components.models.loop import Step
+from components.models.loop import Step, head_logits
 from components.models.training import Inputs, take, to_tensors
 
 
@@ -65,24 +67,57 @@ def domain_loss(
     return nn.functional.binary_cross_entropy_with_logits(logits, labels)
 
 
+def class_probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """[n, k] predicted class probabilities, detached: a softmax, or [1 - p, p] for [n] logits."""
+    if logits.ndim == 1:
+        p = torch.sigmoid(logits)
+        return torch.stack([1 - p, p], dim=1).detach()
+    return torch.softmax(logits, dim=1).detach()
+
+
+def multilinear(features: torch.Tensor, probabilities: torch.Tensor) -> torch.Tensor:
+    """CDAN's conditioning: each row's flattened outer product probabilities x features."""
+    return torch.bmm(probabilities.unsqueeze(2), features.unsqueeze(1)).flatten(1)
+
+
 def dann(source: nn.Module, data: AdaptData, spec: AdaptSpec, seed: int, device):
     """DANN: labelled loss plus a domain discriminator trained through a gradient reversal
     layer whose coefficient rises from 0 to `align_weight` on the DANN schedule."""
+    return _adversarial(source, data, spec, seed, device, conditional=False)
+
+
+def cdan(source: nn.Module, data: AdaptData, spec: AdaptSpec, seed: int, device):
+    """CDAN: DANN whose discriminator sees the multilinear map of features and the model's
+    (detached) class probabilities, so it aligns the class-conditional distributions."""
+    return _adversarial(source, data, spec, seed, device, conditional=True)
+
+
+def _adversarial(source, data: AdaptData, spec: AdaptSpec, seed: int, device, conditional: bool):
     model = copy.deepcopy(source)
-    width = feature_width(model, data.target_inputs(), device)
+    width, classes = output_sizes(model, data.target_inputs(), device)
     torch.manual_seed(seed)
-    discriminator = DomainDiscriminator(width, spec.discriminator_hidden)
+    discriminator = DomainDiscriminator(
+        width * classes if conditional else width, spec.discriminator_hidden
+    )
 
     def extra(step: Step) -> dict[str, torch.Tensor]:
         coeff = spec.align_weight * dann_coefficient(step.progress)
-        return {"domain": domain_loss(discriminator, step.features, step.aux_features, coeff)}
+        source_in, target_in = step.features, step.aux_features
+        if conditional:
+            aux_logits = head_logits(model.head, step.aux_features)
+            source_in = multilinear(source_in, class_probabilities(step.logits))
+            target_in = multilinear(target_in, class_probabilities(aux_logits))
+        return {"domain": domain_loss(discriminator, source_in, target_in, coeff)}
 
     history = train_aligned(model, data, spec, seed, device, extra, modules=(discriminator,))
     return model, history
 
 
 @torch.no_grad()
-def feature_width(model: nn.Module, x: Inputs, device: torch.device) -> int:
-    """The size of `model.features` for these inputs (one row is run through the model)."""
+def output_sizes(model: nn.Module, x: Inputs, device: torch.device) -> tuple[int, int]:
+    """(width of `model.features`, number of classes: 2 for one-logit binary models), from
+    one row run through the model."""
     model.to(device).eval()
-    return model.features(*to_tensors(take(x, np.arange(1)), device)).shape[1]
+    features = model.features(*to_tensors(take(x, np.arange(1)), device))
+    logits = head_logits(model.head, features)
+    return features.shape[1], 2 if logits.ndim == 1 else logits.shape[1]

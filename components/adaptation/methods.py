@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from components.adaptation.adversarial import dann
+from components.adaptation.adversarial import cdan, dann
 from components.adaptation.alignment import coral_adapter, mmd
 from components.adaptation.conservative import finetune, l2sp, layer_transfer, lwf
 from components.adaptation.multitask import multitask
@@ -39,6 +39,7 @@ ADAPTERS: dict[str, Adapter] = {
     "mmd": mmd,
     "coral": coral_adapter,
     "dann": dann,
+    "cdan": cdan,
     "multitask": multitask,
     "self_training": self_training,
 }
@@ -53,6 +54,7 @@ NEEDS: dict[str, set[str]] = {
     "mmd": {"labelled", "unlabelled"},
     "coral": {"labelled", "unlabelled"},
     "dann": {"labelled", "unlabelled"},
+    "cdan": {"labelled", "unlabelled"},
     "multitask": {"target", "source"},
     "self_training": {"unlabelled"},
 }

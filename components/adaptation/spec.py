@@ -18,8 +18,9 @@ class AdaptSpec(BaseModel):
     Loss shares: `target_weight`, `pool_weight`, `source_weight` scale each domain's share of
     the labelled loss. L2-SP: `alpha` pulls the trunk toward the source weights, `beta` shrinks
     the head. `freeze_layers`: layer transfer's frozen leading layers. LwF: `distill_weight`,
-    `temperature`. MMD / CORAL / DANN: `align_weight` (DANN's maximum coefficient),
-    `align_layers` (MMD), `discriminator_hidden` (DANN). Self-training: `confidence`, `rounds`.
+    `temperature`. MMD / CORAL / DANN / CDAN: `align_weight` (the adversarial methods'
+    maximum coefficient), `align_layers` (MMD), `discriminator_hidden` (DANN, CDAN).
+    Self-training: `confidence`, `rounds`.
     `iterations` > 0 replaces `train.epochs` by a fixed number of optimiser steps."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
