@@ -30,24 +30,16 @@ def l2sp_penalty(source: nn.Module, alpha: float, beta: float) -> Penalty:
     return penalty
 
 
-def finetune(source: nn.Module, data: AdaptData, spec: AdaptSpec, seed: int, device):
-    """All layers trained from the source weights."""
-    model = copy.deepcopy(source)
-    return model, fit(
-        model,
-        labelled_target(data, spec),
-        spec.train,
-        iterations=spec.iterations,
-        seed=seed,
-        device=device,
-    )
-
-
-def l2sp(source: nn.Module, data: AdaptData, spec: AdaptSpec, seed: int, device):
-    """Fine-tuning with the L2-SP penalty toward the source weights."""
-    model = copy.deepcopy(source)
-    penalty = l2sp_penalty(source, spec.alpha, spec.beta)
-    history = fit(
+def train_on_target(
+    model: nn.Module,
+    data: AdaptData,
+    spec: AdaptSpec,
+    seed: int,
+    device,
+    penalty: Penalty | None = None,
+) -> list[dict[str, float]]:
+    """Train `model` in place on the labelled target rows plus the selected pool."""
+    return fit(
         model,
         labelled_target(data, spec),
         spec.train,
@@ -56,7 +48,19 @@ def l2sp(source: nn.Module, data: AdaptData, spec: AdaptSpec, seed: int, device)
         seed=seed,
         device=device,
     )
-    return model, history
+
+
+def finetune(source: nn.Module, data: AdaptData, spec: AdaptSpec, seed: int, device):
+    """All layers trained from the source weights."""
+    model = copy.deepcopy(source)
+    return model, train_on_target(model, data, spec, seed, device)
+
+
+def l2sp(source: nn.Module, data: AdaptData, spec: AdaptSpec, seed: int, device):
+    """Fine-tuning with the L2-SP penalty toward the source weights."""
+    model = copy.deepcopy(source)
+    penalty = l2sp_penalty(source, spec.alpha, spec.beta)
+    return model, train_on_target(model, data, spec, seed, device, penalty)
 
 
 def layers(model: nn.Module) -> list[nn.Module]:
@@ -80,14 +84,7 @@ def layer_transfer(source: nn.Module, data: AdaptData, spec: AdaptSpec, seed: in
         )
     for layer in found[: spec.freeze_layers]:
         layer.requires_grad_(False)
-    history = fit(
-        model,
-        labelled_target(data, spec),
-        spec.train,
-        iterations=spec.iterations,
-        seed=seed,
-        device=device,
-    )
+    history = train_on_target(model, data, spec, seed, device)
     model.requires_grad_(True)
     return model, history
 
