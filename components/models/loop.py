@@ -99,7 +99,7 @@ def train_joint(
     """Train `model` (and the extra `modules`, e.g. a discriminator) in place; return one
     history row per epoch with the classification loss and each extra term."""
     if len(labelled) == 0:
-        raise ValueError("train_joint needs at least one labelled row")
+        raise ValueError("training needs at least one labelled row")
     device = device or training.resolve_device()
     generator = training.seed_everything(seed)
     for module in (model, *modules):
@@ -164,8 +164,6 @@ def fit(
     """Train `model` in place on `data` for `spec.epochs` passes (or `iterations` steps), with
     an optional parameter penalty added to the loss; return one history row per epoch
     (`loss`, and `penalty` when there is one)."""
-    if len(data) == 0:
-        raise ValueError("fit needs at least one labelled row")
 
     def add_penalty(step: Step) -> dict[str, torch.Tensor]:
         return {"penalty": penalty(model)}
