@@ -4,7 +4,7 @@ labelled stream, plus optional extra terms computed on a second (auxiliary) stre
 `fit` is plain supervised training (source pretraining, fine-tuning, self-training steps),
 optionally with a parameter penalty (L2-SP). The adaptation methods call `train_joint` with
 their own terms: the auxiliary stream is unlabelled target rows for alignment methods (MMD,
-CORAL, DANN), target inputs for distillation (LwF) and labelled source rows for multitask
+CORAL, DANN, CDAN), target inputs for distillation (LwF) and labelled source rows for multitask
 training. Models expose `features(*inputs)` and a `head` module.
 
 On CUDA the forward passes run under bf16 autocast (`training.autocast`); the losses and the
