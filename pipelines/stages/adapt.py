@@ -37,7 +37,8 @@ def adapt_target(
     source, whole_pool, target, unlabelled = read_splits(
         workdir, "source", "intermediate", "target_labelled", "target_unlabelled"
     )
-    chosen = pd.read_parquet(selection).query("selected")["row_id"]
+    table = pd.read_parquet(selection)
+    chosen = table.query("selected")["row_id"]
     selected = whole_pool["row_id"].isin(chosen).to_numpy()
     pool = whole_pool[selected]
     label = config.schema.label.column
@@ -78,8 +79,9 @@ def adapt_target(
             log_history(history, "adapt")
         else:
             mlflow.log_params({"transit_path": config.transit.path})
+            splits = (source, whole_pool, target, unlabelled)
             model, history = transit_adapt(
-                config, source_model, preprocessor, workdir, pd.read_parquet(selection), device
+                config, source_model, preprocessor, splits, table, workdir, device
             )
             log_history(as_step_history(history), f"transit_{config.transit.path}")
             mlflow.log_dict(history, "transit/steps.json")

@@ -13,7 +13,7 @@ from components.data.preprocess import TabularPreprocessor, encode_labels
 from components.evaluation import binary_metrics
 from components.models.training import Labelled, predict_proba
 from pipelines.config import PipelineConfig
-from pipelines.stages.workspace import read_splits
+from pipelines.stages.workspace import read_split
 
 
 def ordered_pool(pool: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
@@ -26,15 +26,16 @@ def transit_adapt(
     config: PipelineConfig,
     model: nn.Module,
     preprocessor: TabularPreprocessor,
-    workdir: str,
+    splits: tuple[pd.DataFrame, ...],
     selection: pd.DataFrame,
+    workdir: str,
     device: torch.device,
 ) -> tuple[nn.Module, list[dict[str, float]]]:
-    """Adapt `model` along config.transit.path; history has one row per step (gradual) or
-    epoch (joint), with the step's AUC on the target test rows as a diagnostic only."""
-    source, pool, target, unlabelled, test = read_splits(
-        workdir, "source", "intermediate", "target_labelled", "target_unlabelled", "target_test"
-    )
+    """Adapt `model` along config.transit.path from the (source, whole pool, labelled target,
+    unlabelled target) `splits`; history has one row per step (gradual) or epoch (joint), with
+    the step's AUC on the target test rows (read here) as a diagnostic only."""
+    source, pool, target, unlabelled = splits
+    test = read_split(workdir, "target_test")
     schema, transit, label = config.schema, config.transit, config.schema.label.column
     pool = ordered_pool(pool, selection)
     target_data = Labelled.of(
