@@ -146,6 +146,11 @@ def test_stepstone_serve_serves_the_schedule(home, client_env, prefect_url, scen
                     prefect_url,
                     lambda c: c.read_deployment_by_name("stepstone-retrain/served-nightly"),
                 )
+                # serve registers its deployments one after the other: wait for both.
+                read(
+                    prefect_url,
+                    lambda c: c.read_deployment_by_name("stepstone-retrain/served-on-demand"),
+                )
                 if [s.schedule.cron for s in nightly.schedules] == ["*/30 * * * *"]:
                     break
             except ObjectNotFound:  # not registered yet
