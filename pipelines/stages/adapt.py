@@ -15,7 +15,7 @@ from components.models.training import Labelled, embed, resolve_device
 from pipelines.config import PipelineConfig
 from pipelines.packaging import log_scorer
 from pipelines.stages.select import log_after_adaptation
-from pipelines.stages.transit import as_step_history, transit_adapt
+from pipelines.stages.transit import as_step_history, ordered_pool, transit_adapt
 from pipelines.stages.workspace import read_splits
 from pipelines.tracking import log_history, stage_run
 
@@ -57,9 +57,13 @@ def adapt_target(
                 preprocessor.transform(pool), encode_labels(pool, config.schema), balance=True
             )
         mlflow.log_params({f"adapt_{k}": v for k, v in config.adaptation.model_dump().items()})
-        target_data = Labelled.of(
-            preprocessor.transform(target), encode_labels(target, config.schema), balance=True
+        source_data, target_data = (
+            Labelled.of(
+                preprocessor.transform(rows), encode_labels(rows, config.schema), balance=True
+            )
+            for rows in (source, target)
         )
+        unlabelled_x = preprocessor.transform(unlabelled) if len(unlabelled) else None
         if config.transit.path == "direct":
             # Unlabelled target and source rows, for the methods that use them (DANN, MMD, ...).
             model, history = adapt(
@@ -69,24 +73,28 @@ def adapt_target(
                 config.adaptation,
                 seed=config.seed,
                 device=device,
-                unlabelled=preprocessor.transform(unlabelled) if len(unlabelled) else None,
-                source_data=Labelled.of(
-                    preprocessor.transform(source),
-                    encode_labels(source, config.schema),
-                    balance=True,
-                ),
+                unlabelled=unlabelled_x,
+                source_data=source_data,
             )
             log_history(history, "adapt")
         else:
             mlflow.log_params({"transit_path": config.transit.path})
-            splits = (source, whole_pool, target, unlabelled)
             model, history = transit_adapt(
-                config, source_model, preprocessor, splits, table, workdir, device
+                config,
+                source_model,
+                preprocessor,
+                source=source_data,
+                pool=ordered_pool(pool, table),
+                target=target_data,
+                unlabelled=unlabelled_x,
+                workdir=workdir,
+                device=device,
             )
             log_history(as_step_history(history), f"transit_{config.transit.path}")
             mlflow.log_dict(history, "transit/steps.json")
         features = [
-            embed(model, preprocessor.transform(rows)) for rows in (source, whole_pool, target)
+            embed(model, x)
+            for x in (source_data.x, preprocessor.transform(whole_pool), target_data.x)
         ]
         log_after_adaptation(selection_run_id, features, selected, history, config.transit.path)
         path = checkpoint.save(Path(workdir) / "adapted.pt", model.cpu(), preprocessor)

@@ -11,7 +11,7 @@ from components.adaptation.gradual import gradual_self_train, progressive_self_t
 from components.adaptation.joint import joint_train
 from components.data.preprocess import TabularPreprocessor, encode_labels
 from components.evaluation import binary_metrics
-from components.models.training import Labelled, predict_proba
+from components.models.training import Inputs, Labelled, concat, predict_proba
 from pipelines.config import PipelineConfig
 from pipelines.stages.workspace import read_split
 
@@ -26,21 +26,20 @@ def transit_adapt(
     config: PipelineConfig,
     model: nn.Module,
     preprocessor: TabularPreprocessor,
-    splits: tuple[pd.DataFrame, ...],
-    selection: pd.DataFrame,
+    *,
+    source: Labelled,
+    pool: pd.DataFrame,
+    target: Labelled,
+    unlabelled: Inputs | None,
     workdir: str,
     device: torch.device,
 ) -> tuple[nn.Module, list[dict[str, float]]]:
-    """Adapt `model` along config.transit.path from the (source, whole pool, labelled target,
-    unlabelled target) `splits`; history has one row per step (gradual) or epoch (joint), with
-    the step's AUC on the target test rows (read here) as a diagnostic only."""
-    source, pool, target, unlabelled = splits
+    """Adapt `model` along config.transit.path from the labelled source and target rows, the
+    selected pool rows in order (`ordered_pool`) and the unlabelled target inputs; history has
+    one row per step (gradual) or epoch (joint), with the step's AUC on the target test rows
+    (read here) as a diagnostic only."""
     test = read_split(workdir, "target_test")
     schema, transit, label = config.schema, config.transit, config.schema.label.column
-    pool = ordered_pool(pool, selection)
-    target_data = Labelled.of(
-        preprocessor.transform(target), encode_labels(target, schema), balance=True
-    )
     pool_labelled = label in pool.columns and transit.gradual.use_pool_labels
     test_x, test_y = preprocessor.transform(test), encode_labels(test, schema)
 
@@ -48,9 +47,6 @@ def transit_adapt(
         return {"test_auc": binary_metrics(test_y, predict_proba(m, test_x))["auc"]}
 
     if transit.path == "joint":
-        source_data = Labelled.of(
-            preprocessor.transform(source), encode_labels(source, schema), balance=True
-        )
         pool_x = preprocessor.transform(pool)
         pool_data = (
             Labelled.of(pool_x, encode_labels(pool, schema), balance=True)
@@ -58,18 +54,18 @@ def transit_adapt(
             else pool_x
         )
         return joint_train(
-            model, source_data, pool_data, target_data, transit.joint, config.seed, device=device
+            model, source, pool_data, target, transit.joint, config.seed, device=device
         )
     if transit.path == "progressive":
         return progressive_self_train(
             model,
-            preprocessor.transform(source),
+            source.x,
             preprocessor.transform(pool),
-            preprocessor.transform(pd.concat([target, unlabelled])),
+            concat([target.x] if unlabelled is None else [target.x, unlabelled]),
             config.selection.chunks,
             transit.gradual,
             config.seed,
-            target=target_data,
+            target=target,
             on_step=on_step,
             device=device,
         )
@@ -79,14 +75,14 @@ def transit_adapt(
         steps.append(
             Labelled.of(x, encode_labels(rows, schema), balance=True) if pool_labelled else x
         )
-    if len(unlabelled):
-        steps.append(preprocessor.transform(unlabelled))
+    if unlabelled is not None:
+        steps.append(unlabelled)
     return gradual_self_train(
         model,
         steps,
         transit.gradual,
         config.seed,
-        target=target_data,
+        target=target,
         on_step=on_step,
         device=device,
     )
