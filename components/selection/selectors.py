@@ -20,6 +20,7 @@ from components.selection.base import (
     SideInfo,
     check_pool,
     from_scores,
+    jitter_chunks,
 )
 from components.selection.ddtl import ddtl
 from components.selection.graph import graph
@@ -116,7 +117,8 @@ def select(
     seed: int = 0,
     side: SideInfo | None = None,
 ) -> Selection:
-    """Run the selector named by `spec.method` after checking its inputs."""
+    """Run the selector named by `spec.method` after checking its inputs; cut its chunks
+    with `spec.jitter`."""
     if spec.method not in SELECTORS:
         raise StepstoneError(
             f"unknown selection.method {spec.method!r}; valid: {sorted(SELECTORS)}."
@@ -124,4 +126,5 @@ def select(
     side = side or SideInfo()
     check_inputs(source, pool, target, pool_ids, side)
     check_pool(len(pool_ids), spec)
-    return SELECTORS[spec.method](Domains(source, pool, target, pool_ids, side), spec, seed)
+    selection = SELECTORS[spec.method](Domains(source, pool, target, pool_ids, side), spec, seed)
+    return jitter_chunks(selection, spec, seed)

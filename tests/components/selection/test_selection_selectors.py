@@ -8,7 +8,7 @@ from scipy.stats import spearmanr
 
 from components.errors import StepstoneError
 from components.selection import SELECTORS, SelectionSpec, select
-from components.selection.base import COLUMNS, from_scores
+from components.selection.base import COLUMNS, from_scores, jitter_chunks
 
 # --- from_scores --------------------------------------------------------------------------
 
@@ -71,6 +71,33 @@ def test_selected_ids():
     selection = from_scores(ids, scores, SelectionSpec(fraction=0.5, chunks=2))
     assert selection.selected_ids.tolist() == [9, 7]  # in order: less target-like first
     assert selection.table["chunk"].tolist() == [-1, -1, 0, 1]
+
+
+def test_jitter_recuts_the_chunks_around_the_order():
+    ids, scores = _scored(400, seed=3)
+    plain = from_scores(ids, scores, SelectionSpec(fraction=0.5, chunks=4))
+    spec = SelectionSpec(fraction=0.5, chunks=4, jitter=0.2)
+    table = jitter_chunks(plain, spec, seed=0).table
+    # the same rows, scores and order; only the chunks move
+    assert table.drop(columns="chunk").equals(plain.table.drop(columns="chunk"))
+    kept = table[table["selected"]]
+    assert (table.loc[~table["selected"], "chunk"] == -1).all()
+    sizes = kept["chunk"].value_counts()
+    assert sorted(sizes.index) == [0, 1, 2, 3] and sizes.max() - sizes.min() <= 1
+    # chunks overlap along the order, yet still advance along it
+    assert (np.diff(kept["chunk"].to_numpy()) < 0).any()
+    assert (np.diff(kept.groupby("chunk")["order"].mean().to_numpy()) > 0).all()
+    moved = (kept["chunk"] != plain.table.loc[kept.index, "chunk"]).mean()
+    assert 0.1 < moved < 0.9
+    # seeded
+    assert jitter_chunks(plain, spec, seed=0).table.equals(table)
+    assert not jitter_chunks(plain, spec, seed=1).table.equals(table)
+
+
+def test_zero_jitter_keeps_the_plain_cut():
+    ids, scores = _scored(50)
+    plain = from_scores(ids, scores, SelectionSpec(fraction=0.5, chunks=4))
+    assert jitter_chunks(plain, SelectionSpec(fraction=0.5, chunks=4), seed=0) is plain
 
 
 # --- selectors on a synthetic shift -------------------------------------------------------
@@ -162,3 +189,17 @@ def test_zero_chunks_raises(shift):
     source, pool, target, ids, _ = shift
     with pytest.raises(StepstoneError, match="chunks must be at least 1"):
         select(source, pool, target, ids, SelectionSpec(chunks=0))
+
+
+def test_negative_jitter_raises(shift):
+    source, pool, target, ids, _ = shift
+    with pytest.raises(StepstoneError, match="jitter must be >= 0"):
+        select(source, pool, target, ids, SelectionSpec(jitter=-0.1))
+
+
+def test_select_applies_the_jitter(shift):
+    source, pool, target, ids, _ = shift
+    plain = select(source, pool, target, ids, SelectionSpec(chunks=4), seed=5).table
+    jittered = select(source, pool, target, ids, SelectionSpec(chunks=4, jitter=0.3), seed=5).table
+    assert jittered["order"].equals(plain["order"]) and jittered["score"].equals(plain["score"])
+    assert not jittered["chunk"].equals(plain["chunk"])
