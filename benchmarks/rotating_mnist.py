@@ -10,7 +10,8 @@ Protocol: shuffled MNIST train; source 5,000 images at 0-5 deg (+1,000 validatio
 target 2,000 unlabelled images at 55-60 deg; accuracy is measured on 2,000 further images
 at 55-60 deg that no arm trains on. Selectors score the pool in the source model's features;
 every gradual arm cuts the whole pool into `steps` chunks along its order, then ends on the
-target. Published (Kumar et al.): source 31.9, target self-train 33.0, all at once 38.0,
+target; with `--jitter J` each order is also cut with selection.jitter J (arm
+gradual_<selector>_jitter, same source model and order). Published (Kumar et al.): source 31.9, target self-train 33.0, all at once 38.0,
 gradual with the true order 87.9; IDOL 87.5.
 """
 
@@ -41,6 +42,7 @@ from components.models.training import (
 )
 from components.selection import SelectionSpec, SideInfo, select
 from components.selection import report as selection_report
+from components.selection.base import Selection, jitter_chunks
 
 SELECTORS = ("discriminator", "graph", "kernel", "ddtl", "all", "oracle")
 FULL = {
@@ -86,6 +88,11 @@ def run_seed(
             round(time.perf_counter() - start + extra, 1),
         )
 
+    def path(table: pd.DataFrame) -> list[np.ndarray]:
+        """The pool images of each chunk of a selection table, then the target."""
+        chunks = [data.pool_x[table.loc[table["chunk"] == c, "row_id"]] for c in range(args.steps)]
+        return [*chunks, data.target_x]
+
     gradual("target_self_train", [data.target_x] * args.steps)
     gradual("all_at_once", [np.concatenate([data.pool_x, data.target_x]), data.target_x])
     features = [embed(source, x) for x in (data.source_x, data.pool_x, data.target_x)]
@@ -97,8 +104,11 @@ def run_seed(
         table = select(*features, ids, selection_spec, seed, side).table
         scored = selection_report.with_truth(table, pd.Series(data.pool_angles))
         spearman[method] = round(selection_report.order_spearman(scored), 3)
-        chunks = [data.pool_x[table.loc[table["chunk"] == c, "row_id"]] for c in range(args.steps)]
-        gradual(f"gradual_{method}", [*chunks, data.target_x], time.perf_counter() - start)
+        gradual(f"gradual_{method}", path(table), time.perf_counter() - start)
+        if args.jitter:
+            jittered = selection_spec.model_copy(update={"jitter": args.jitter})
+            table = jitter_chunks(Selection(table), jittered, seed).table
+            gradual(f"gradual_{method}_jitter", path(table))
     if args.progressive:
         start = time.perf_counter()
         model, _ = progressive_self_train(
@@ -125,6 +135,13 @@ def main() -> None:
     parser.add_argument("--step-epochs", type=int, help="epochs per gradual step")
     parser.add_argument("--steps", type=int, help="number of pool chunks")
     parser.add_argument("--selectors", nargs="+", default=list(SELECTORS))
+    parser.add_argument(
+        "--jitter",
+        type=float,
+        default=0.0,
+        help="also cut each selector's order with this selection.jitter (noise std as a "
+        "fraction of the order), as arm gradual_<selector>_jitter",
+    )
     parser.add_argument("--no-progressive", dest="progressive", action="store_false")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
@@ -147,7 +164,7 @@ def main() -> None:
             {
                 "benchmark": "rotating_mnist",
                 "protocol": "full" if args.full else "reduced",
-                "settings": protocol,
+                "settings": {**protocol, "jitter": args.jitter},
                 "target_accuracy": {
                     arm: {
                         **{
