@@ -11,8 +11,8 @@ target 2,000 unlabelled images at 55-60 deg; accuracy is measured on 2,000 furth
 at 55-60 deg that no arm trains on. Selectors score the pool in the source model's features;
 every gradual arm cuts the whole pool into `steps` chunks along its order, then ends on the
 target; with `--jitter J` each order is also cut with selection.jitter J (arm
-gradual_<selector>_jitter, same source model and order). Published (Kumar et al.): source 31.9, target self-train 33.0, all at once 38.0,
-gradual with the true order 87.9; IDOL 87.5.
+gradual_<selector>_jitter, same source model and order). Published (Kumar et al.): source
+31.9, target self-train 33.0, all at once 38.0, gradual with the true order 87.9; IDOL 87.5.
 """
 
 from __future__ import annotations
