@@ -81,8 +81,7 @@ def from_scores(row_ids: np.ndarray, scores: np.ndarray, spec: SelectionSpec) ->
     order[np.argsort(scores, kind="stable")] = np.arange(n_pool)
     selected = order >= n_pool - n_keep
     chunk = np.full(n_pool, -1, dtype=np.int64)
-    rank_in_kept = order[selected] - (n_pool - n_keep)
-    chunk[selected] = rank_in_kept * spec.chunks // n_keep
+    chunk[selected] = cut(order[selected] - (n_pool - n_keep), spec.chunks)
     table = pd.DataFrame(
         {"row_id": row_ids, "score": scores, "order": order, "chunk": chunk, "selected": selected}
     )
@@ -104,11 +103,15 @@ def jitter_chunks(selection: Selection, spec: SelectionSpec, seed: int) -> Selec
     table = selection.table.copy()
     kept = table["selected"].to_numpy()
     n_keep = int(kept.sum())
-    rank = np.argsort(np.argsort(table.loc[kept, "order"].to_numpy(), kind="stable"))
+    rank = table.loc[kept, "order"].to_numpy() - (len(table) - n_keep)  # kept rows rank last
     noisy = (rank + 0.5) / n_keep + np.random.default_rng(seed).normal(0.0, spec.jitter, n_keep)
-    noisy_rank = np.argsort(np.argsort(noisy, kind="stable"))
-    table.loc[kept, "chunk"] = noisy_rank * spec.chunks // n_keep
+    table.loc[kept, "chunk"] = cut(np.argsort(np.argsort(noisy, kind="stable")), spec.chunks)
     return Selection(table)
+
+
+def cut(rank: np.ndarray, chunks: int) -> np.ndarray:
+    """The chunk of each of n rows ranked 0..n-1: `chunks` consecutive, near-equal runs."""
+    return rank * chunks // len(rank)
 
 
 def check_pool(n_pool: int, spec: SelectionSpec) -> None:

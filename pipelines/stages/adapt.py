@@ -47,14 +47,11 @@ def adapt_target(
             mlflow.data.from_pandas(target, name="target_labelled", targets=label),
             context="training",
         )
-        pool_data = None
-        if label in pool.columns and len(pool):
+        pool_labelled = label in pool.columns and len(pool) > 0
+        if pool_labelled:
             mlflow.log_input(
                 mlflow.data.from_pandas(pool, name="intermediate_selected", targets=label),
                 context="training",
-            )
-            pool_data = Labelled.of(
-                preprocessor.transform(pool), encode_labels(pool, config.schema), balance=True
             )
         mlflow.log_params({f"adapt_{k}": v for k, v in config.adaptation.model_dump().items()})
         source_data, target_data = (
@@ -66,6 +63,13 @@ def adapt_target(
         unlabelled_x = preprocessor.transform(unlabelled) if len(unlabelled) else None
         if config.transit.path == "direct":
             # Unlabelled target and source rows, for the methods that use them (DANN, MMD, ...).
+            pool_data = (
+                Labelled.of(
+                    preprocessor.transform(pool), encode_labels(pool, config.schema), balance=True
+                )
+                if pool_labelled
+                else None
+            )
             model, history = adapt(
                 source_model,
                 target_data,
