@@ -20,7 +20,6 @@ from torch import nn
 
 from components.adaptation.spec import mix
 from components.errors import StepstoneError
-from components.evaluation.model_selection import prediction_entropy
 from components.models.loop import fit
 from components.models.training import Inputs, Labelled, TrainSpec, embed, predict_proba, take
 from components.selection import domain_scores
@@ -40,7 +39,6 @@ class GradualSpec(BaseModel):
 
 StepHook = Callable[[int, nn.Module], dict[str, float]]
 Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]
-Path = Callable[[int], tuple[nn.Module, list[dict[str, float]]]]
 
 
 def pseudo_label(model: nn.Module, x: Inputs, drop_fraction: float) -> Labelled:
@@ -106,24 +104,6 @@ def gradual_self_train(
         model, row = self_train_step(model, step, spec, seed + i, target, device)
         history.append({"step": float(i), **row, **(on_step(i, model) if on_step else {})})
     return model, history
-
-
-def least_entropy_draw(
-    run: Path, draws: int, target_x: Inputs
-) -> tuple[nn.Module, list[dict[str, float]], list[float]]:
-    """Run `run(draw)` for draw = 0 .. draws - 1 (gradual self-training along differently
-    jittered cuts of one order) and keep the model whose predictions on the unlabelled target
-    inputs have the lowest mean entropy (model_selection's `entropy` scorer: no labels).
-    Returns that model, its history and every draw's entropy."""
-    if draws < 1:
-        raise StepstoneError(f"transit.draws must be >= 1, got {draws}.")
-    best, entropies = None, []
-    for draw in range(draws):
-        model, history = run(draw)
-        entropies.append(prediction_entropy(predict_proba(model, target_x)))
-        if best is None or entropies[-1] < min(entropies[:-1]):
-            best = (model, history)
-    return best[0], best[1], entropies
 
 
 def progressive_self_train(

@@ -10,16 +10,11 @@ import numpy as np
 import pandas as pd
 from prefect import task
 
-from components.adaptation.gradual import (
-    gradual_self_train,
-    least_entropy_draw,
-    progressive_self_train,
-)
+from components.adaptation.gradual import gradual_self_train, progressive_self_train
 from components.models import cnn
 from components.models.loop import fit
 from components.models.training import Labelled, embed, resolve_device, seed_everything
 from components.selection import SideInfo, select
-from components.selection.base import Selection, jitter_chunks
 from pipelines.config import PipelineConfig
 from pipelines.stages.images.common import accuracy, log_classifier, read_images
 from pipelines.stages.select import log_after_adaptation, log_reports
@@ -81,9 +76,8 @@ def adapt_images(
     selection: str,
     selection_run_id: str,
 ) -> dict:
-    """Gradual (or progressive) self-training through the selected chunks, then the target;
-    with transit.draws > 1, along that many jittered cuts, keeping the least uncertain model."""
-    data, source = read_images(workdir), cnn.load(source_checkpoint)
+    """Gradual (or progressive) self-training through the selected chunks, then the target."""
+    data, model = read_images(workdir), cnn.load(source_checkpoint)
     table = pd.read_parquet(selection)
     device = resolve_device(config.device)
 
@@ -92,39 +86,25 @@ def adapt_images(
 
     with stage_run(parent_run_id, "adapt_target") as run:
         mlflow.log_params(
-            {
-                "transit_path": config.transit.path,
-                "transit_draws": config.transit.draws,
-                **config.transit.gradual.model_dump(),
-            }
+            {"transit_path": config.transit.path, **config.transit.gradual.model_dump()}
         )
         if config.transit.path == "gradual":
-
-            def run_draw(draw: int):  # draw 0 is the selection's own cut
-                cut = jitter_chunks(Selection(table), config.selection, config.seed + draw).table
-                chunks = [
-                    data.pool_x[cut.loc[cut["chunk"] == c, "row_id"].to_numpy()]
-                    for c in range(config.selection.chunks)
-                ]
-                return gradual_self_train(
-                    source,
-                    [*chunks, data.target_x],
-                    config.transit.gradual,
-                    config.seed,
-                    on_step=on_step,
-                    device=device,
-                )
-
-            model, history, entropies = least_entropy_draw(
-                run_draw, config.transit.draws, data.target_x
+            chunks = [
+                data.pool_x[table.loc[table["chunk"] == c, "row_id"].to_numpy()]
+                for c in range(config.selection.chunks)
+            ]
+            model, history = gradual_self_train(
+                model,
+                [*chunks, data.target_x],
+                config.transit.gradual,
+                config.seed,
+                on_step=on_step,
+                device=device,
             )
-            for draw, entropy in enumerate(entropies):
-                mlflow.log_metric("draw_target_entropy", entropy, step=draw)
-            mlflow.log_metric("chosen_draw", int(np.argmin(entropies)))
         else:  # progressive (the config allows only these two for images)
             chosen = data.pool_x[table.loc[table["selected"], "row_id"].to_numpy()]
             model, history = progressive_self_train(
-                source,
+                model,
                 data.source_x,
                 chosen,
                 data.target_x,

@@ -12,14 +12,12 @@ from torch import nn
 from components.adaptation.gradual import (
     GradualSpec,
     gradual_self_train,
-    least_entropy_draw,
     progressive_self_train,
     pseudo_label,
     with_target,
 )
 from components.adaptation.joint import JointSpec, joint_train
 from components.errors import StepstoneError
-from components.evaluation.model_selection import prediction_entropy
 from components.models.loop import fit
 from components.models.training import Labelled, TrainSpec, predict_proba
 from components.selection.kernel import witness
@@ -160,32 +158,6 @@ def test_joint_training_with_pool_pseudo_labels_and_target_labels(world):
             None,
             spec.model_copy(update={"source_weight": 0.0}),
         )
-
-
-def test_least_entropy_draw_keeps_the_path_least_uncertain_on_the_target(world):
-    """Three paths of different lengths (a draw's history says which path it was): the
-    choice is the model with the lowest mean prediction entropy on the unlabelled target."""
-    paths = {
-        0: [world["target"]],
-        1: [*ordered_chunks(world["pool"], world["angles"], 10), world["target"]],
-        2: [*ordered_chunks(world["pool"], world["angles"], 3), world["target"]],
-    }
-    runs = {}
-
-    def run(draw: int):
-        runs[draw] = gradual_self_train(world["model"], paths[draw], SPEC, seed=0, device=CPU)
-        return runs[draw]
-
-    model, history, entropies = least_entropy_draw(run, 3, world["target"])
-    assert sorted(runs) == [0, 1, 2] and len(set(entropies)) == 3
-    assert entropies == [
-        prediction_entropy(predict_proba(runs[d][0], world["target"])) for d in range(3)
-    ]
-    best = int(np.argmin(entropies))
-    assert model is runs[best][0] and history is runs[best][1]
-    assert len(history) == len(paths[best])
-    with pytest.raises(StepstoneError, match="transit.draws must be >= 1"):
-        least_entropy_draw(run, 0, world["target"])
 
 
 def test_bad_paths_fail_before_training(world):
