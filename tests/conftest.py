@@ -1,4 +1,5 @@
-"""Test-wide setup: offline defaults before any library import, a bank-data slice."""
+"""Test-wide setup: offline defaults before any library import, a bank-data slice, a small
+table schema."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from components.data.schema import LabelSpec, NumericRange, TableSchema
 from pipelines.settings import configure_offline
 
 configure_offline()
@@ -24,3 +26,15 @@ def bank_slice() -> pd.DataFrame:
 
         ensure_data(BANK_CSV)
     return pd.read_csv(BANK_CSV, sep=";").iloc[::8].reset_index(drop=True)
+
+
+@pytest.fixture
+def schema() -> TableSchema:
+    """Two categorical and two numeric features, label `y` in {yes, no}; `income` may be
+    null."""
+    return TableSchema(
+        label=LabelSpec(column="y", positive="yes", negative="no"),
+        categorical={"colour": ["red", "green", "blue"], "size": ["S", "M", "L"]},
+        numeric={"age": NumericRange(min=0, max=120), "income": NumericRange(min=0)},
+        nullable=["income"],
+    )

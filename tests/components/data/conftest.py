@@ -1,4 +1,5 @@
-"""Shared fixtures for the data tests: a small schema, and the real bank table read once."""
+"""Shared fixtures for the data tests: the scenario's data block and the real bank table, read
+once (the small `schema` fixture is test-wide, in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,22 +10,10 @@ import pytest
 import yaml
 
 from components.data.loading import DerivedColumn, add_derived, read_table
-from components.data.schema import LabelSpec, NumericRange, TableSchema
 
 REPO = Path(__file__).resolve().parents[3]
 BANK = REPO / "data" / "bank-additional-full.csv.gz"
 SCENARIO = REPO / "configs" / "loan_marketing.yaml"
-
-
-@pytest.fixture
-def schema() -> TableSchema:
-    """Two categorical and two numeric features, label `y` in {yes, no}."""
-    return TableSchema(
-        label=LabelSpec(column="y", positive="yes", negative="no"),
-        categorical={"colour": ["red", "green", "blue"], "size": ["S", "M", "L"]},
-        numeric={"age": NumericRange(min=0, max=120), "income": NumericRange(min=0)},
-        nullable=["income"],
-    )
 
 
 @pytest.fixture(scope="session")

@@ -1,26 +1,9 @@
-"""Shared fixtures: a tiny schema and a clean labelled frame that satisfies it."""
+"""Shared fixtures: a clean labelled frame that satisfies the test-wide `schema`."""
 
 from __future__ import annotations
 
-import os
-
 import pandas as pd
 import pytest
-
-from components.data.schema import LabelSpec, NumericRange, TableSchema
-
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-
-
-@pytest.fixture
-def schema() -> TableSchema:
-    """Two categorical and two numeric features; `income` may be null."""
-    return TableSchema(
-        label=LabelSpec(column="y", positive="yes", negative="no"),
-        categorical={"colour": ["red", "green", "blue"], "size": ["S", "M", "L"]},
-        numeric={"age": NumericRange(min=0, max=120), "income": NumericRange(min=0)},
-        nullable=["income"],
-    )
 
 
 @pytest.fixture
