@@ -81,9 +81,12 @@ class TransitConfig(Strict):
     """How to cross from source to target over the selected pool: `direct` (the adaptation
     method on labelled target + selected pool rows), `gradual` (self-training along the
     selection's chunks, Kumar et al. 2020), `progressive` (gradual, re-scoring the remaining
-    pool with a domain discriminator after every step, as IDOL), or `joint`."""
+    pool with a domain discriminator after every step, as IDOL), or `joint`. `draws` > 1
+    runs the gradual path along that many cuts of the order with different `selection.jitter`
+    noise and averages the models' class probabilities (image scenarios)."""
 
     path: Literal["direct", "gradual", "progressive", "joint"] = "direct"
+    draws: int = Field(1, ge=1)
     gradual: GradualSpec = GradualSpec()
     joint: JointSpec = JointSpec()
 
@@ -126,6 +129,25 @@ class PipelineConfig(Strict):
             raise ValueError(
                 f"transit.path {self.transit.path!r} needs labelled target rows; image "
                 "scenarios support 'gradual' or 'progressive'"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _draws_need_jittered_gradual_images(self) -> PipelineConfig:
+        """transit.draws > 1 re-cuts the chunks with selection.jitter: without jitter every
+        draw is the same path, and only the image branch runs draws."""
+        if self.transit.draws == 1:
+            return self
+        if self.modality != "image" or self.transit.path != "gradual":
+            raise ValueError(
+                "transit.draws > 1 is supported for image scenarios with transit.path: "
+                "gradual; set transit.draws: 1"
+            )
+        if self.selection.jitter == 0:
+            raise ValueError(
+                "transit.draws > 1 needs selection.jitter > 0 (each draw cuts the order with "
+                "different noise; with none, every draw is the same path): set "
+                "selection.jitter (e.g. 0.27) or transit.draws: 1"
             )
         return self
 

@@ -1,5 +1,6 @@
 """Kumar et al. (2020)'s small convolutional classifier for gradual domain adaptation:
-3 x conv(32 filters, 5x5, stride 2, ReLU) -> dropout -> batchnorm -> linear to class logits."""
+3 x conv(32 filters, 5x5, stride 2, ReLU) -> dropout -> batchnorm -> linear to class logits;
+and an ensemble of them that averages their class probabilities."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 import torch
 from pydantic import BaseModel, ConfigDict
 from torch import nn
+
+from components.errors import StepstoneError
 
 
 class CNNSpec(BaseModel):
@@ -62,16 +65,50 @@ class SmallCNN(nn.Module):
         return cls(tuple(args["image_shape"]), args["n_classes"], CNNSpec(**args["spec"]))
 
 
-def save(path: Path, model: SmallCNN) -> Path:
-    """Write the network's shape and weights (plain types and tensors only)."""
+class CNNEnsemble(nn.Module):
+    """SmallCNNs of one shape whose class probabilities are averaged. The output is the log of
+    the mean probability, so its softmax (as `predict_proba` takes it) is that mean."""
+
+    def __init__(self, members: list[SmallCNN]):
+        super().__init__()
+        if not members:
+            raise StepstoneError("a CNN ensemble needs at least one member network.")
+        self.members = nn.ModuleList(members)
+        self.image_shape, self.n_classes = members[0].image_shape, members[0].n_classes
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Every member's features, side by side."""
+        return torch.cat([m.features(x) for m in self.members], 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probs = torch.stack([m(x).float().softmax(1) for m in self.members]).mean(0)
+        return probs.clamp_min(1e-12).log()
+
+
+def _blob(model: SmallCNN) -> dict:
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"init_args": model.init_args(), "state_dict": state}, path)
+    return {"init_args": model.init_args(), "state_dict": state}
+
+
+def _rebuild(blob: dict) -> SmallCNN:
+    model = SmallCNN.from_init_args(blob["init_args"])
+    model.load_state_dict(blob["state_dict"])
+    return model
+
+
+def save(path: Path, model: SmallCNN | CNNEnsemble) -> Path:
+    """Write the network's shape and weights (plain types and tensors only); an ensemble
+    writes each member's."""
+    if isinstance(model, CNNEnsemble):
+        torch.save({"members": [_blob(m) for m in model.members]}, path)
+    else:
+        torch.save(_blob(model), path)
     return path
 
 
-def load(path: Path | str) -> SmallCNN:
-    """Rebuild the network from `save`'s file (on CPU, in eval mode)."""
+def load(path: Path | str) -> SmallCNN | CNNEnsemble:
+    """Rebuild the network (or ensemble) from `save`'s file (on CPU, in eval mode)."""
     blob = torch.load(path, map_location="cpu", weights_only=True)
-    model = SmallCNN.from_init_args(blob["init_args"])
-    model.load_state_dict(blob["state_dict"])
-    return model.eval()
+    if "members" in blob:
+        return CNNEnsemble([_rebuild(b) for b in blob["members"]]).eval()
+    return _rebuild(blob).eval()

@@ -47,3 +47,22 @@ def test_an_image_scenario_refuses_a_path_that_needs_target_labels(tmp_path):
     variant.write_text(f"base: {CONFIGS / 'digits_demo.yaml'}\ntransit: {{path: direct}}\n")
     with pytest.raises(StepstoneError, match="'direct' needs labelled target rows.*'gradual'"):
         load_config(variant)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("transit: {draws: 2}", "needs selection.jitter > 0.*or transit.draws: 1"),
+        ("transit: {draws: 2, path: progressive}\nselection: {jitter: 0.3}", "path: gradual"),
+        ("transit: {draws: 0}", "transit.draws: Input should be greater than or equal to 1"),
+    ],
+)
+def test_transit_draws_need_a_jittered_gradual_image_path(tmp_path, extra, message):
+    variant = tmp_path / "draws.yaml"
+    variant.write_text(f"base: {CONFIGS / 'digits_demo.yaml'}\n{extra}\n")
+    with pytest.raises(StepstoneError, match=message):
+        load_config(variant)
+    table = tmp_path / "table.yaml"
+    table.write_text(f"base: {CONFIGS / 'loan_marketing.yaml'}\ntransit: {{draws: 3}}\n")
+    with pytest.raises(StepstoneError, match="supported for image scenarios"):
+        load_config(table)

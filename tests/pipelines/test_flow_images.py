@@ -12,22 +12,32 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from components.data.images import rotated_digits
+from components.models.cnn import CNNEnsemble
+from components.models.training import predict_proba
 from pipelines.cli import main
 from pipelines.config import REPO_ROOT
 from tests.pipelines.conftest import STAGES, stage_runs
 
 
-def test_digits_demo_runs_and_serves_images(prefect_server, mlflow_store, tmp_path):
+def run_digits(tmp_path, **changes) -> dict:
+    """The digits demo, shortened (3 chunks, few epochs), with `changes` per section; returns
+    the run's summary."""
     raw = yaml.safe_load((REPO_ROOT / "configs" / "digits_demo.yaml").read_text())
     raw["pretrain"]["epochs"] = 5
     raw["selection"]["chunks"] = 3
     raw["transit"]["gradual"]["train"]["epochs"] = 2
     raw["registry"]["model_name"] = "stepstone-digits-test"
+    for section, values in changes.items():
+        raw[section].update(values)
     config = tmp_path / "digits.yaml"
     config.write_text(yaml.safe_dump(raw))
     out = tmp_path / "summary.json"
     assert main(["run", "--config", str(config), "--summary-json", str(out)]) == 0
-    summary = json.loads(out.read_text())
+    return json.loads(out.read_text())
+
+
+def test_digits_demo_runs_and_serves_images(prefect_server, mlflow_store, tmp_path):
+    summary = run_digits(tmp_path)
     assert set(summary["metrics"]) == {"source_model", "transfer"}
     client = MlflowClient()
     stages = stage_runs(client, client.get_run(summary["parent_run_id"]))
@@ -42,6 +52,27 @@ def test_digits_demo_runs_and_serves_images(prefect_server, mlflow_store, tmp_pa
     served = mlflow.pyfunc.load_model(summary["model_uri"]).predict(images)
     assert list(served.columns) == ["label", "probability"] and len(served) == 4
     assert served["label"].between(0, 9).all() and np.all(served["probability"] <= 1.0)
+
+
+def test_draws_average_the_jittered_paths_into_one_served_model(
+    prefect_server, mlflow_store, tmp_path
+):
+    summary = run_digits(tmp_path, selection={"jitter": 0.3}, transit={"draws": 2})
+    client = MlflowClient()
+    adapt = stage_runs(client, client.get_run(summary["parent_run_id"]))["adapt_target"]
+    assert adapt.data.params["transit_draws"] == "2"
+    draws = client.get_metric_history(adapt.info.run_id, "draw_test_accuracy")
+    assert [m.step for m in draws] == [0, 1]
+    # the first draw's steps are the transit history: three pool chunks, then the target
+    assert len(client.get_metric_history(adapt.info.run_id, "transit_test_accuracy")) == 4
+    served = mlflow.pyfunc.load_model(summary["model_uri"])
+    model = served.unwrap_python_model().model
+    assert isinstance(model, CNNEnsemble) and len(model.members) == 2
+    data = rotated_digits()
+    mean = np.mean([predict_proba(m, data.test_x) for m in model.members], 0)
+    assert np.allclose(served.predict(data.test_x)["probability"], mean.max(1), atol=1e-6)
+    accuracy = summary["metrics"]["transfer"]["accuracy"]
+    assert accuracy == pytest.approx(float((mean.argmax(1) == data.test_y).mean()))
 
 
 def test_image_config_loads_and_a_table_scenario_needs_data(tmp_path):

@@ -15,6 +15,7 @@ from components.models import cnn
 from components.models.loop import fit
 from components.models.training import Labelled, embed, resolve_device, seed_everything
 from components.selection import SideInfo, select
+from components.selection.base import Selection, jitter_chunks
 from pipelines.config import PipelineConfig
 from pipelines.stages.images.common import accuracy, log_classifier, read_images
 from pipelines.stages.select import log_after_adaptation, log_reports
@@ -76,8 +77,9 @@ def adapt_images(
     selection: str,
     selection_run_id: str,
 ) -> dict:
-    """Gradual (or progressive) self-training through the selected chunks, then the target."""
-    data, model = read_images(workdir), cnn.load(source_checkpoint)
+    """Gradual (or progressive) self-training through the selected chunks, then the target;
+    with transit.draws > 1, along that many jittered cuts, averaging the models."""
+    data, source = read_images(workdir), cnn.load(source_checkpoint)
     table = pd.read_parquet(selection)
     device = resolve_device(config.device)
 
@@ -86,25 +88,41 @@ def adapt_images(
 
     with stage_run(parent_run_id, "adapt_target") as run:
         mlflow.log_params(
-            {"transit_path": config.transit.path, **config.transit.gradual.model_dump()}
+            {
+                "transit_path": config.transit.path,
+                "transit_draws": config.transit.draws,
+                **config.transit.gradual.model_dump(),
+            }
         )
         if config.transit.path == "gradual":
-            chunks = [
-                data.pool_x[table.loc[table["chunk"] == c, "row_id"].to_numpy()]
-                for c in range(config.selection.chunks)
-            ]
-            model, history = gradual_self_train(
-                model,
-                [*chunks, data.target_x],
-                config.transit.gradual,
-                config.seed,
-                on_step=on_step,
-                device=device,
-            )
+            paths = []
+            for draw in range(config.transit.draws):  # draw 0 is the selection's own cut
+                cut = jitter_chunks(Selection(table), config.selection, config.seed + draw).table
+                chunks = [
+                    data.pool_x[cut.loc[cut["chunk"] == c, "row_id"].to_numpy()]
+                    for c in range(config.selection.chunks)
+                ]
+                paths.append(
+                    gradual_self_train(
+                        source,
+                        [*chunks, data.target_x],
+                        config.transit.gradual,
+                        config.seed,
+                        on_step=on_step if draw == 0 else None,
+                        device=device,
+                    )
+                )
+            model, history = paths[0]
+            if len(paths) > 1:
+                for draw, (member, _) in enumerate(paths):  # diagnostic, like on_step
+                    mlflow.log_metric(
+                        "draw_test_accuracy", accuracy(member, data.test_x, data.test_y), step=draw
+                    )
+                model = cnn.CNNEnsemble([member for member, _ in paths])
         else:  # progressive (the config allows only these two for images)
             chosen = data.pool_x[table.loc[table["selected"], "row_id"].to_numpy()]
             model, history = progressive_self_train(
-                model,
+                source,
                 data.source_x,
                 chosen,
                 data.target_x,

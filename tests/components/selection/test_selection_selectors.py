@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from components.errors import StepstoneError
-from components.selection import SELECTORS, SelectionSpec, select
+from components.selection import SELECTORS, Selection, SelectionSpec, select
 from components.selection.base import COLUMNS, from_scores, jitter_chunks
 
 # --- from_scores --------------------------------------------------------------------------
@@ -203,3 +203,12 @@ def test_select_applies_the_jitter(shift):
     jittered = select(source, pool, target, ids, SelectionSpec(chunks=4, jitter=0.3), seed=5).table
     assert jittered["order"].equals(plain["order"]) and jittered["score"].equals(plain["score"])
     assert not jittered["chunk"].equals(plain["chunk"])
+    # a re-cut reads only the order: with select()'s seed it is select()'s own cut (the first
+    # of transit.draws), with another seed a different one
+    spec = SelectionSpec(chunks=4, jitter=0.3)
+    assert jitter_chunks(Selection(jittered), spec, seed=5).table.equals(jittered)
+    assert (
+        not jitter_chunks(Selection(jittered), spec, seed=6)
+        .table["chunk"]
+        .equals(jittered["chunk"])
+    )
