@@ -13,8 +13,8 @@ every gradual arm cuts the whole pool into `steps` chunks along its order, then 
 target; with `--jitter J` each order is also cut with selection.jitter J (arm
 gradual_<selector>_jitter, same source model and order), and with `--draws K` along K such
 cuts whose models' probabilities are averaged (arm gradual_<selector>_jitter_ensemble<K>,
-transit.draws K). Published (Kumar et al.): source
-31.9, target self-train 33.0, all at once 38.0, gradual with the true order 87.9; IDOL 87.5.
+transit.draws K). Published (Kumar et al.): source 31.9, target self-train 33.0, all at
+once 38.0, gradual with the true order 87.9; IDOL 87.5.
 """
 
 from __future__ import annotations
@@ -115,10 +115,11 @@ def run_seed(
                 members.append(gradual_self_train(source, path(cut), spec, seed, device=device)[0])
             draws[method] = [top1(m, data) for m in members]
             accuracy[f"gradual_{method}_jitter"] = draws[method][0]
+            arm = f"gradual_{method}_jitter"
             if args.draws > 1:
-                arm = f"gradual_{method}_jitter_ensemble{args.draws}"
+                arm += f"_ensemble{args.draws}"
                 accuracy[arm] = top1(CNNEnsemble(members), data)
-                seconds[arm] = round(time.perf_counter() - start, 1)
+            seconds[arm] = round(time.perf_counter() - start, 1)
     if args.progressive:
         start = time.perf_counter()
         model, _ = progressive_self_train(
