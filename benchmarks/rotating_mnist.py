@@ -29,7 +29,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from components.adaptation.gradual import GradualSpec, gradual_self_train, progressive_self_train
+from components.adaptation.gradual import (
+    GradualSpec,
+    gradual_self_train,
+    jittered_paths,
+    progressive_self_train,
+)
 from components.data.images import GradualImages, RotationSpec, rotating_mnist
 from components.evaluation import summarise_seeds
 from components.models.cnn import CNNEnsemble, SmallCNN
@@ -44,7 +49,7 @@ from components.models.training import (
 )
 from components.selection import SelectionSpec, SideInfo, select
 from components.selection import report as selection_report
-from components.selection.base import Selection, jitter_chunks
+from components.selection.base import Selection
 
 SELECTORS = ("discriminator", "graph", "kernel", "ddtl", "all", "oracle")
 FULL = {
@@ -109,13 +114,22 @@ def run_seed(
         gradual(f"gradual_{method}", path(table), time.perf_counter() - start)
         if args.jitter:
             jittered = selection_spec.model_copy(update={"jitter": args.jitter})
-            start, members = time.perf_counter(), []
-            for draw in range(args.draws):  # draw 0 is the plain jitter arm
-                cut = jitter_chunks(Selection(table), jittered, seed + draw).table
-                members.append(gradual_self_train(source, path(cut), spec, seed, device=device)[0])
+            start = time.perf_counter()
+            paths = jittered_paths(
+                source,
+                Selection(table),
+                jittered,
+                data.pool_x,
+                data.target_x,
+                args.draws,
+                spec,
+                seed,
+                device=device,
+            )  # draw 0 is the plain jitter arm
+            members = [model for model, _ in paths]
             draws[method] = [top1(m, data) for m in members]
-            accuracy[f"gradual_{method}_jitter"] = draws[method][0]
             arm = f"gradual_{method}_jitter"
+            accuracy[arm] = draws[method][0]
             if args.draws > 1:
                 arm += f"_ensemble{args.draws}"
                 accuracy[arm] = top1(CNNEnsemble(members), data)

@@ -22,7 +22,8 @@ from components.adaptation.spec import mix
 from components.errors import StepstoneError
 from components.models.loop import fit
 from components.models.training import Inputs, Labelled, TrainSpec, embed, predict_proba, take
-from components.selection import domain_scores
+from components.selection import Selection, SelectionSpec, domain_scores
+from components.selection.base import jitter_chunks
 
 
 class GradualSpec(BaseModel):
@@ -104,6 +105,42 @@ def gradual_self_train(
         model, row = self_train_step(model, step, spec, seed + i, target, device)
         history.append({"step": float(i), **row, **(on_step(i, model) if on_step else {})})
     return model, history
+
+
+def jittered_paths(
+    model: nn.Module,
+    selection: Selection,
+    selection_spec: SelectionSpec,
+    pool_x: Inputs,
+    target_x: Inputs,
+    draws: int,
+    spec: GradualSpec,
+    seed: int = 0,
+    on_step: StepHook | None = None,
+    device: torch.device | None = None,
+) -> list[tuple[nn.Module, list[dict[str, float]]]]:
+    """Gradual self-training from `model` along `draws` cuts of the selection's order into
+    `selection_spec.chunks` steps (row ids index `pool_x`), each ending on the target. Draw d
+    is cut by `jitter_chunks` with seed `seed + d`, so draw 0 is `select()`'s own cut for the
+    same seed. Returns each draw's (model, history); `on_step` follows draw 0 only."""
+    paths = []
+    for draw in range(draws):
+        table = jitter_chunks(selection, selection_spec, seed + draw).table
+        steps = [
+            take(pool_x, table.loc[table["chunk"] == c, "row_id"].to_numpy())
+            for c in range(selection_spec.chunks)
+        ]
+        paths.append(
+            gradual_self_train(
+                model,
+                [*steps, target_x],
+                spec,
+                seed,
+                on_step=on_step if draw == 0 else None,
+                device=device,
+            )
+        )
+    return paths
 
 
 def progressive_self_train(

@@ -10,12 +10,11 @@ import numpy as np
 import pandas as pd
 from prefect import task
 
-from components.adaptation.gradual import gradual_self_train, progressive_self_train
+from components.adaptation.gradual import jittered_paths, progressive_self_train
 from components.models import cnn
 from components.models.loop import fit
 from components.models.training import Labelled, embed, resolve_device, seed_everything
-from components.selection import SideInfo, select
-from components.selection.base import Selection, jitter_chunks
+from components.selection import Selection, SideInfo, select
 from pipelines.config import PipelineConfig
 from pipelines.stages.images.common import accuracy, log_classifier, read_images
 from pipelines.stages.select import log_after_adaptation, log_reports
@@ -95,23 +94,18 @@ def adapt_images(
             }
         )
         if config.transit.path == "gradual":
-            paths = []
-            for draw in range(config.transit.draws):  # draw 0 is the selection's own cut
-                cut = jitter_chunks(Selection(table), config.selection, config.seed + draw).table
-                chunks = [
-                    data.pool_x[cut.loc[cut["chunk"] == c, "row_id"].to_numpy()]
-                    for c in range(config.selection.chunks)
-                ]
-                paths.append(
-                    gradual_self_train(
-                        source,
-                        [*chunks, data.target_x],
-                        config.transit.gradual,
-                        config.seed,
-                        on_step=on_step if draw == 0 else None,
-                        device=device,
-                    )
-                )
+            paths = jittered_paths(
+                source,
+                Selection(table),
+                config.selection,
+                data.pool_x,
+                data.target_x,
+                config.transit.draws,
+                config.transit.gradual,
+                config.seed,
+                on_step=on_step,
+                device=device,
+            )
             model, history = paths[0]
             if len(paths) > 1:
                 for draw, (member, _) in enumerate(paths):  # diagnostic, like on_step

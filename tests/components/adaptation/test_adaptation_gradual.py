@@ -12,6 +12,7 @@ from torch import nn
 from components.adaptation.gradual import (
     GradualSpec,
     gradual_self_train,
+    jittered_paths,
     progressive_self_train,
     pseudo_label,
     with_target,
@@ -20,6 +21,8 @@ from components.adaptation.joint import JointSpec, joint_train
 from components.errors import StepstoneError
 from components.models.loop import fit
 from components.models.training import Labelled, TrainSpec, predict_proba
+from components.selection import SelectionSpec
+from components.selection.base import from_scores, jitter_chunks
 from components.selection.kernel import witness
 
 torch.set_num_threads(1)
@@ -158,6 +161,29 @@ def test_joint_training_with_pool_pseudo_labels_and_target_labels(world):
             None,
             spec.model_copy(update={"source_weight": 0.0}),
         )
+
+
+def test_jittered_paths_follow_differently_cut_chunks_and_draw_0_is_the_selections_cut(world):
+    ids = np.arange(len(world["pool"]))
+    spec = SelectionSpec(fraction=1.0, chunks=5, jitter=0.2)
+    selection = jitter_chunks(from_scores(ids, world["angles"], spec), spec, seed=3)
+    calls = []
+
+    def on_step(step: int, model: nn.Module) -> dict[str, float]:
+        calls.append(step)
+        return {}
+
+    paths = jittered_paths(
+        world["model"], selection, spec, world["pool"], world["target"], 2, SPEC, 3, on_step, CPU
+    )
+    assert len(paths) == 2 and all(len(history) == 6 for _, history in paths)
+    assert calls == [0, 1, 2, 3, 4, 5]  # draw 0 only
+    table = selection.table
+    own = [world["pool"][table.loc[table["chunk"] == c, "row_id"]] for c in range(5)]
+    expected, _ = gradual_self_train(world["model"], [*own, world["target"]], SPEC, 3, device=CPU)
+    x = world["test"][0]
+    assert np.allclose(predict_proba(paths[0][0], x), predict_proba(expected, x), atol=1e-6)
+    assert not np.allclose(predict_proba(paths[1][0], x), predict_proba(expected, x), atol=1e-3)
 
 
 def test_bad_paths_fail_before_training(world):
