@@ -5,13 +5,14 @@ of the pool with a domain discriminator after each step.
 At each step the current model (teacher) pseudo-labels the next chunk, the least confident
 `drop_fraction` of it is dropped, and a copy of the teacher (student) is trained on the
 rest, plus the labelled target rows when there are any. The last step is the target's own
-unlabelled data.
+unlabelled data. `jittered_paths` walks several cuts of one order side by side, each step's
+pseudo-labels coming from all the current teachers' mean.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -42,9 +43,13 @@ StepHook = Callable[[int, nn.Module], dict[str, float]]
 Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]
 
 
-def pseudo_label(model: nn.Module, x: Inputs, drop_fraction: float) -> Labelled:
-    """The model's hard labels on `x`, keeping the (1 - drop_fraction) most confident rows."""
-    p = predict_proba(model, x)
+def pseudo_label(
+    teachers: nn.Module | Sequence[nn.Module], x: Inputs, drop_fraction: float
+) -> Labelled:
+    """Hard labels on `x` from the teacher's probabilities (the mean of several teachers'),
+    keeping the (1 - drop_fraction) most confident rows."""
+    models = [teachers] if isinstance(teachers, nn.Module) else teachers
+    p = np.mean([predict_proba(m, x) for m in models], axis=0)
     if p.ndim == 1:
         labels, confidence = (p > 0.5).astype(np.float32), np.maximum(p, 1 - p)
     else:
@@ -120,27 +125,30 @@ def jittered_paths(
     device: torch.device | None = None,
 ) -> list[tuple[nn.Module, list[dict[str, float]]]]:
     """Gradual self-training from `model` along `draws` cuts of the selection's order into
-    `selection_spec.chunks` steps (row ids index `pool_x`), each ending on the target. Draw d
-    is cut by `jitter_chunks` with seed `seed + d`, so draw 0 is `select()`'s own cut for the
-    same seed. Returns each draw's (model, history); `on_step` follows draw 0 only."""
-    paths = []
+    `selection_spec.chunks` steps (row ids index `pool_x`), each ending on the target, walked
+    side by side: at every step each draw's chunk is pseudo-labelled by the mean of all the
+    draws' current models, and each draw's student starts from its own teacher. Draw d is cut
+    by `jitter_chunks` with seed `seed + d`, so draw 0 is `select()`'s own cut, and one draw
+    is plain gradual self-training along it. Returns each draw's (model, history);
+    `on_step` follows draw 0."""
+    cuts = []
     for draw in range(draws):
         table = jitter_chunks(selection, selection_spec, seed + draw).table
-        steps = [
+        chunks = [
             take(pool_x, table.loc[table["chunk"] == c, "row_id"].to_numpy())
             for c in range(selection_spec.chunks)
         ]
-        paths.append(
-            gradual_self_train(
-                model,
-                [*steps, target_x],
-                spec,
-                seed,
-                on_step=on_step if draw == 0 else None,
-                device=device,
-            )
-        )
-    return paths
+        check_steps([*chunks, target_x], spec)
+        cuts.append([*chunks, target_x])
+    models, histories = [model] * draws, [[] for _ in range(draws)]
+    for i in range(len(cuts[0])):
+        teachers = list(models)
+        for draw, steps in enumerate(cuts):
+            data = pseudo_label(teachers, steps[i], spec.drop_fraction)
+            models[draw], row = self_train_step(teachers[draw], data, spec, seed + i, None, device)
+            extra = on_step(i, models[0]) if on_step and draw == 0 else {}
+            histories[draw].append({"step": float(i), **row, **extra})
+    return list(zip(models, histories, strict=True))
 
 
 def progressive_self_train(

@@ -4,6 +4,8 @@ the source model and self-training directly on the target."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -15,6 +17,7 @@ from components.adaptation.gradual import (
     jittered_paths,
     progressive_self_train,
     pseudo_label,
+    self_train_step,
     with_target,
 )
 from components.adaptation.joint import JointSpec, joint_train
@@ -163,7 +166,23 @@ def test_joint_training_with_pool_pseudo_labels_and_target_labels(world):
         )
 
 
-def test_jittered_paths_follow_differently_cut_chunks_and_draw_0_is_the_selections_cut(world):
+def test_several_teachers_pseudo_label_by_their_mean_probability(world):
+    x = world["pool"]
+    bolder = copy.deepcopy(world["model"])
+    with torch.no_grad():
+        bolder.head.bias += 2.0  # says "1" more often
+    mean = (predict_proba(world["model"], x) + predict_proba(bolder, x)) / 2
+    alone = pseudo_label(world["model"], x, 0.0)
+    both = pseudo_label([world["model"], bolder], x, 0.0)
+    assert np.array_equal(both.y, (mean > 0.5).astype(np.float32))
+    assert (both.y != alone.y).sum() > 10
+    kept = pseudo_label([world["model"], bolder], x, 0.25)
+    kept_mean = (predict_proba(world["model"], kept.x) + predict_proba(bolder, kept.x)) / 2
+    assert len(kept) == 750
+    assert np.abs(kept_mean - 0.5).min() >= np.quantile(np.abs(mean - 0.5), 0.25) - 1e-6
+
+
+def test_jittered_paths_walk_side_by_side_on_the_teachers_mean_labels(world):
     ids = np.arange(len(world["pool"]))
     spec = SelectionSpec(fraction=1.0, chunks=5, jitter=0.2)
     selection = jitter_chunks(from_scores(ids, world["angles"], spec), spec, seed=3)
@@ -178,12 +197,25 @@ def test_jittered_paths_follow_differently_cut_chunks_and_draw_0_is_the_selectio
     )
     assert len(paths) == 2 and all(len(history) == 6 for _, history in paths)
     assert calls == [0, 1, 2, 3, 4, 5]  # draw 0 only
-    table = selection.table
-    own = [world["pool"][table.loc[table["chunk"] == c, "row_id"]] for c in range(5)]
-    expected, _ = gradual_self_train(world["model"], [*own, world["target"]], SPEC, 3, device=CPU)
+
+    def cut(seed: int) -> list[np.ndarray]:
+        table = jitter_chunks(selection, spec, seed).table
+        chunks = [world["pool"][table.loc[table["chunk"] == c, "row_id"]] for c in range(5)]
+        return [*chunks, world["target"]]
+
+    cuts, models = [cut(3), cut(4)], [world["model"]] * 2  # draw 0 is the selection's cut
+    for i in range(6):
+        labels = [pseudo_label(models, steps[i], SPEC.drop_fraction) for steps in cuts]
+        models = [self_train_step(m, y, SPEC, 3 + i, device=CPU)[0] for m, y in zip(models, labels)]
+    solo, _ = gradual_self_train(world["model"], cuts[0], SPEC, 3, device=CPU)
+    (one,) = jittered_paths(
+        world["model"], selection, spec, world["pool"], world["target"], 1, SPEC, 3
+    )
     x = world["test"][0]
-    assert np.allclose(predict_proba(paths[0][0], x), predict_proba(expected, x), atol=1e-6)
-    assert not np.allclose(predict_proba(paths[1][0], x), predict_proba(expected, x), atol=1e-3)
+    for (model, _), expected in zip(paths, models):
+        assert np.allclose(predict_proba(model, x), predict_proba(expected, x), atol=1e-6)
+    assert np.allclose(predict_proba(one[0], x), predict_proba(solo, x), atol=1e-6)
+    assert not np.allclose(predict_proba(paths[0][0], x), predict_proba(solo, x), atol=1e-3)
 
 
 def test_bad_paths_fail_before_training(world):
