@@ -83,7 +83,8 @@ class TransitConfig(Strict):
     selection's chunks, Kumar et al. 2020), `progressive` (gradual, re-scoring the remaining
     pool with a domain discriminator after every step, as IDOL), or `joint`. `draws` > 1
     runs the gradual path along that many cuts of the order with different `selection.jitter`
-    noise and averages the models' class probabilities (image scenarios)."""
+    noise, side by side: every step's pseudo-labels are the mean of all the draws' current
+    models, and the registered model averages the final ones (image scenarios)."""
 
     path: Literal["direct", "gradual", "progressive", "joint"] = "direct"
     draws: int = Field(1, ge=1)

@@ -77,7 +77,8 @@ def adapt_images(
     selection_run_id: str,
 ) -> dict:
     """Gradual (or progressive) self-training through the selected chunks, then the target;
-    with transit.draws > 1, along that many jittered cuts, averaging the models."""
+    with transit.draws > 1, along that many jittered cuts side by side (each step labelled by
+    all the draws' mean), registering the average of the final models."""
     data, source = read_images(workdir), cnn.load(source_checkpoint)
     table = pd.read_parquet(selection)
     device = resolve_device(config.device)
