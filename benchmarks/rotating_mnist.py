@@ -13,8 +13,9 @@ every gradual arm cuts the whole pool into `steps` chunks along its order, then 
 target; with `--jitter J` each order is also cut with selection.jitter J (arm
 gradual_<selector>_jitter, same source model and order), and with `--draws K` along K such
 cuts walked side by side, each step pseudo-labelled by the K current models' mean, and the
-final models averaged (arm gradual_<selector>_jitter_ensemble<K>, transit.draws K). Published (Kumar et al.): source 31.9, target self-train 33.0, all at
-once 38.0, gradual with the true order 87.9; IDOL 87.5.
+final models averaged (arm gradual_<selector>_jitter_ensemble<K>, transit.draws K).
+Published (Kumar et al.): source 31.9, target self-train 33.0, all at once 38.0, gradual
+with the true order 87.9; IDOL 87.5.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import torch
 
 from components.adaptation.gradual import (
     GradualSpec,
+    chunk_path,
     gradual_self_train,
     jittered_paths,
     progressive_self_train,
@@ -95,11 +97,6 @@ def run_seed(
             round(time.perf_counter() - start + extra, 1),
         )
 
-    def path(table: pd.DataFrame) -> list[np.ndarray]:
-        """The pool images of each chunk of a selection table, then the target."""
-        chunks = [data.pool_x[table.loc[table["chunk"] == c, "row_id"]] for c in range(args.steps)]
-        return [*chunks, data.target_x]
-
     gradual("target_self_train", [data.target_x] * args.steps)
     gradual("all_at_once", [np.concatenate([data.pool_x, data.target_x]), data.target_x])
     features = [embed(source, x) for x in (data.source_x, data.pool_x, data.target_x)]
@@ -111,7 +108,8 @@ def run_seed(
         table = select(*features, ids, selection_spec, seed, side).table
         scored = selection_report.with_truth(table, pd.Series(data.pool_angles))
         spearman[method] = round(selection_report.order_spearman(scored), 3)
-        gradual(f"gradual_{method}", path(table), time.perf_counter() - start)
+        steps = chunk_path(Selection(table), args.steps, data.pool_x, data.target_x)
+        gradual(f"gradual_{method}", steps, time.perf_counter() - start)
         if args.jitter:
             jittered = selection_spec.model_copy(update={"jitter": args.jitter})
             for k in sorted({1, args.draws}):  # one path, then K side by side

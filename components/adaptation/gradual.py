@@ -112,6 +112,14 @@ def gradual_self_train(
     return model, history
 
 
+def chunk_path(selection: Selection, chunks: int, pool_x: Inputs, target_x: Inputs) -> list[Inputs]:
+    """The steps of a gradual path: the pool rows of chunk 0, 1, ..., `chunks` - 1 of the
+    selection (row ids index `pool_x`), then the target."""
+    table = selection.table
+    steps = [table.loc[table["chunk"] == c, "row_id"].to_numpy() for c in range(chunks)]
+    return [*(take(pool_x, ids) for ids in steps), target_x]
+
+
 def jittered_paths(
     model: nn.Module,
     selection: Selection,
@@ -131,23 +139,26 @@ def jittered_paths(
     by `jitter_chunks` with seed `seed + d`, so draw 0 is `select()`'s own cut, and one draw
     is plain gradual self-training along it. Returns each draw's (model, history);
     `on_step` follows draw 0."""
-    cuts = []
-    for draw in range(draws):
-        table = jitter_chunks(selection, selection_spec, seed + draw).table
-        chunks = [
-            take(pool_x, table.loc[table["chunk"] == c, "row_id"].to_numpy())
-            for c in range(selection_spec.chunks)
-        ]
-        check_steps([*chunks, target_x], spec)
-        cuts.append([*chunks, target_x])
+    cuts = [
+        chunk_path(
+            jitter_chunks(selection, selection_spec, seed + draw),
+            selection_spec.chunks,
+            pool_x,
+            target_x,
+        )
+        for draw in range(draws)
+    ]
+    for steps in cuts:
+        check_steps(steps, spec)
     models, histories = [model] * draws, [[] for _ in range(draws)]
     for i in range(len(cuts[0])):
         teachers = list(models)
         for draw, steps in enumerate(cuts):
             data = pseudo_label(teachers, steps[i], spec.drop_fraction)
             models[draw], row = self_train_step(teachers[draw], data, spec, seed + i, None, device)
-            extra = on_step(i, models[0]) if on_step and draw == 0 else {}
-            histories[draw].append({"step": float(i), **row, **extra})
+            histories[draw].append({"step": float(i), **row})
+        if on_step:
+            histories[0][-1].update(on_step(i, models[0]))
     return list(zip(models, histories, strict=True))
 
 
