@@ -5,7 +5,9 @@ of the pool with a domain discriminator after each step.
 At each step the current model (teacher) pseudo-labels the next chunk, the least confident
 `drop_fraction` of it is dropped, and a copy of the teacher (student) is trained on the
 rest, plus the labelled target rows when there are any. The last step is the target's own
-unlabelled data. `jittered_paths` walks several cuts of one order side by side, each step's
+unlabelled data. With `neighbours` k > 1 a row's label comes from the mean probability of
+its k nearest rows in the teacher's features (soft k-NN voting, as AdaContrast: Chen et al.,
+CVPR 2022), so one mislabelled image is outvoted by the similar images around it. `jittered_paths` walks several cuts of one order side by side, each step's
 pseudo-labels coming from all the current teachers' mean.
 """
 
@@ -28,12 +30,14 @@ from components.selection.base import jitter_chunks
 
 
 class GradualSpec(BaseModel):
-    """Per-step training, the pseudo-label confidence cut, and how much of each step's loss
-    comes from labelled target rows (when given)."""
+    """Per-step training, the pseudo-label confidence cut, the neighbours each pseudo-label is
+    voted over (0 or 1: the row alone), and how much of each step's loss comes from labelled
+    target rows (when given)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     drop_fraction: float = 0.1
+    neighbours: int = Field(0, ge=0)
     target_weight: float = 0.5
     use_pool_labels: bool = False
     train: TrainSpec = Field(default_factory=lambda: TrainSpec(epochs=5, lr=1e-3))
@@ -43,13 +47,33 @@ StepHook = Callable[[int, nn.Module], dict[str, float]]
 Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]
 
 
+def neighbour_vote(model: nn.Module, x: Inputs, neighbours: int, block: int = 4096) -> np.ndarray:
+    """The model's class probabilities on `x`, each row's averaged over its `neighbours`
+    nearest rows of `x` (itself included) by cosine similarity of the model's features."""
+    p = predict_proba(model, x)
+    k = min(neighbours, len(p) - 1)
+    if k <= 1:
+        return p
+    e = embed(model, x)
+    e = e / (np.linalg.norm(e, axis=1, keepdims=True) + 1e-12)
+    nearest = [
+        np.argpartition(-(e[i : i + block] @ e.T), k, axis=1)[:, :k]
+        for i in range(0, len(e), block)
+    ]
+    return p[np.concatenate(nearest)].mean(1)
+
+
 def pseudo_label(
-    teachers: nn.Module | Sequence[nn.Module], x: Inputs, drop_fraction: float
+    teachers: nn.Module | Sequence[nn.Module],
+    x: Inputs,
+    drop_fraction: float,
+    neighbours: int = 0,
 ) -> Labelled:
     """Hard labels on `x` from the teacher's probabilities (the mean of several teachers'),
-    keeping the (1 - drop_fraction) most confident rows."""
+    each voted over its `neighbours` nearest rows, keeping the (1 - drop_fraction) most
+    confident rows."""
     models = [teachers] if isinstance(teachers, nn.Module) else teachers
-    p = np.mean([predict_proba(m, x) for m in models], axis=0)
+    p = np.mean([neighbour_vote(m, x, neighbours) for m in models], axis=0)
     if p.ndim == 1:
         labels, confidence = (p > 0.5).astype(np.float32), np.maximum(p, 1 - p)
     else:
@@ -85,7 +109,11 @@ def self_train_step(
     device: torch.device | None = None,
 ) -> tuple[nn.Module, dict[str, float]]:
     """One teacher -> student step on a chunk (pseudo-labelled unless it is `Labelled`)."""
-    data = step if isinstance(step, Labelled) else pseudo_label(teacher, step, spec.drop_fraction)
+    data = (
+        step
+        if isinstance(step, Labelled)
+        else pseudo_label(teacher, step, spec.drop_fraction, spec.neighbours)
+    )
     student = copy.deepcopy(teacher)
     history = fit(
         student, with_target(data, target, spec.target_weight), spec.train, seed=seed, device=device
@@ -154,7 +182,7 @@ def jittered_paths(
     for i in range(len(cuts[0])):
         teachers = list(models)
         for draw, steps in enumerate(cuts):
-            data = pseudo_label(teachers, steps[i], spec.drop_fraction)
+            data = pseudo_label(teachers, steps[i], spec.drop_fraction, spec.neighbours)
             models[draw], row = self_train_step(teachers[draw], data, spec, seed + i, None, device)
             histories[draw].append({"step": float(i), **row})
         if on_step:

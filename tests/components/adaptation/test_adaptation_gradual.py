@@ -15,6 +15,7 @@ from components.adaptation.gradual import (
     GradualSpec,
     gradual_self_train,
     jittered_paths,
+    neighbour_vote,
     progressive_self_train,
     pseudo_label,
     self_train_step,
@@ -23,7 +24,7 @@ from components.adaptation.gradual import (
 from components.adaptation.joint import JointSpec, joint_train
 from components.errors import StepstoneError
 from components.models.loop import fit
-from components.models.training import Labelled, TrainSpec, predict_proba
+from components.models.training import Labelled, TrainSpec, embed, predict_proba
 from components.selection import SelectionSpec
 from components.selection.base import from_scores, jitter_chunks
 from components.selection.kernel import witness
@@ -180,6 +181,57 @@ def test_several_teachers_pseudo_label_by_their_mean_probability(world):
     kept_mean = (predict_proba(world["model"], kept.x) + predict_proba(bolder, kept.x)) / 2
     assert len(kept) == 750
     assert np.abs(kept_mean - 0.5).min() >= np.quantile(np.abs(mean - 0.5), 0.25) - 1e-6
+
+
+class NoisyTeacher(nn.Module):
+    """Features are the first two inputs; a third input of 1 flips the returned logit, so
+    those rows are mislabelled whatever the rows around them say (training, which goes
+    through `head`, does not see the flip)."""
+
+    def __init__(self):
+        super().__init__()
+        self.head = nn.Linear(2, 1)
+        with torch.no_grad():
+            self.head.weight.copy_(torch.tensor([[1.0, 0.0]]))
+            self.head.bias.zero_()
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :2]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logit = self.head(self.features(x)).squeeze(1)
+        return torch.where(x[:, 2] > 0, -4 * logit, logit)
+
+
+def test_neighbour_vote_averages_each_rows_nearest_rows_by_cosine(world):
+    x, model = world["pool"][:300], world["model"]
+    p, e = predict_proba(model, x), embed(model, x)
+    e = e / np.linalg.norm(e, axis=1, keepdims=True)
+    nearest = np.argsort(-(e @ e.T), axis=1)[:, :7]
+    vote = neighbour_vote(model, x, 7)
+    assert np.allclose(vote, p[nearest].mean(1), atol=1e-6)
+    assert np.allclose(neighbour_vote(model, x, 7, block=64), vote, atol=1e-6)
+    assert np.array_equal(neighbour_vote(model, x, 1), p)
+    assert np.array_equal(neighbour_vote(model, x, 0), p)
+    assert neighbour_vote(model, x[:4], 10).shape == (4,)  # fewer rows than neighbours
+
+
+def test_neighbours_outvote_a_teachers_isolated_mistakes():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    flipped = rng.random(400) < 0.1
+    x = np.column_stack(
+        [np.where(y == 1, 2.0, -2.0) + rng.normal(0, 0.5, 400), rng.normal(0, 0.5, 400), flipped]
+    ).astype(np.float32)
+    alone = pseudo_label(NoisyTeacher(), x, 0.0)
+    voted = pseudo_label(NoisyTeacher(), x, 0.0, neighbours=10)
+    assert (alone.y == y).mean() < 0.92
+    assert (voted.y == y).mean() > 0.99
+    spec = SPEC.model_copy(update={"drop_fraction": 0.0})
+    _, plain = self_train_step(NoisyTeacher(), x, spec, 0, device=CPU)
+    voting = spec.model_copy(update={"neighbours": 10})
+    _, corrected = self_train_step(NoisyTeacher(), x, voting, 0, device=CPU)
+    assert plain["loss"] > corrected["loss"] + 0.2  # the flipped rows' wrong labels are gone
 
 
 def test_jittered_paths_walk_side_by_side_on_the_teachers_mean_labels(world):
