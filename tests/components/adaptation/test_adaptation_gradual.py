@@ -22,8 +22,10 @@ from components.adaptation.gradual import (
     with_target,
 )
 from components.adaptation.joint import JointSpec, joint_train
+from components.data.preprocess import Encoded
 from components.errors import StepstoneError
 from components.models.loop import fit
+from components.models.tabular_mlp import MLPSpec, TabularMLP
 from components.models.training import Labelled, TrainSpec, embed, predict_proba
 from components.selection import SelectionSpec
 from components.selection.base import from_scores, jitter_chunks
@@ -214,6 +216,16 @@ def test_neighbour_vote_averages_each_rows_nearest_rows_by_cosine(world):
     assert np.array_equal(neighbour_vote(model, x, 1), p)
     assert np.array_equal(neighbour_vote(model, x, 0), p)
     assert neighbour_vote(model, x[:4], 10).shape == (4,)  # fewer rows than neighbours
+
+
+def test_neighbour_vote_takes_tabular_rows():
+    torch.manual_seed(0)
+    model = TabularMLP([4, 3], 2, MLPSpec(embedding_dim=2, hidden=(8,)))
+    rng = np.random.default_rng(0)
+    x = Encoded(rng.integers(0, 3, (50, 2)), rng.normal(size=(50, 2)).astype(np.float32))
+    vote = neighbour_vote(model, x, 5)
+    assert vote.shape == (50,) and ((vote > 0) & (vote < 1)).all()
+    assert not np.allclose(vote, predict_proba(model, x))
 
 
 def test_neighbours_outvote_a_teachers_isolated_mistakes():
