@@ -84,7 +84,8 @@ class TransitConfig(Strict):
     pool with a domain discriminator after every step, as IDOL), or `joint`. `draws` > 1
     runs the gradual path along that many cuts of the order with different `selection.jitter`
     noise, side by side: every step's pseudo-labels are the mean of all the draws' current
-    models, and the registered model averages the final ones (image scenarios)."""
+    models, and the registered model averages the final ones (image scenarios).
+    `gradual.neighbours` k > 1 votes each pseudo-label over its k nearest rows of the step."""
 
     path: Literal["direct", "gradual", "progressive", "joint"] = "direct"
     draws: int = Field(1, ge=1)

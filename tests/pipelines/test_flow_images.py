@@ -21,14 +21,18 @@ from tests.pipelines.conftest import STAGES, stage_runs
 
 def run_digits(tmp_path, **changes) -> dict:
     """The digits demo, shortened (3 chunks, few epochs), with `changes` per section; returns
-    the run's summary."""
+    the run's summary (a dict value updates that sub-section)."""
     raw = yaml.safe_load((REPO_ROOT / "configs" / "digits_demo.yaml").read_text())
     raw["pretrain"]["epochs"] = 5
     raw["selection"]["chunks"] = 3
     raw["transit"]["gradual"]["train"]["epochs"] = 2
     raw["registry"]["model_name"] = "stepstone-digits-test"
     for section, values in changes.items():
-        raw[section].update(values)
+        for key, value in values.items():
+            if isinstance(value, dict):
+                raw[section].setdefault(key, {}).update(value)
+            else:
+                raw[section][key] = value
     config = tmp_path / "digits.yaml"
     config.write_text(yaml.safe_dump(raw))
     out = tmp_path / "summary.json"
@@ -57,10 +61,12 @@ def test_digits_demo_runs_and_serves_images(prefect_server, mlflow_store, tmp_pa
 def test_draws_average_the_jittered_paths_into_one_served_model(
     prefect_server, mlflow_store, tmp_path
 ):
-    summary = run_digits(tmp_path, selection={"jitter": 0.3}, transit={"draws": 2})
+    transit = {"draws": 2, "gradual": {"neighbours": 5}}
+    summary = run_digits(tmp_path, selection={"jitter": 0.3}, transit=transit)
     client = MlflowClient()
     adapt = stage_runs(client, client.get_run(summary["parent_run_id"]))["adapt_target"]
     assert adapt.data.params["transit_draws"] == "2"
+    assert adapt.data.params["neighbours"] == "5" and "'epochs': 2" in adapt.data.params["train"]
     draws = client.get_metric_history(adapt.info.run_id, "draw_test_accuracy")
     assert [m.step for m in draws] == [0, 1]
     # the first draw's steps are the transit history: three pool chunks, then the target
