@@ -47,20 +47,23 @@ StepHook = Callable[[int, nn.Module], dict[str, float]]
 Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]
 
 
-def neighbour_vote(model: nn.Module, x: Inputs, neighbours: int, block: int = 4096) -> np.ndarray:
+def neighbour_vote(
+    model: nn.Module, x: Inputs, neighbours: int, max_entries: int = 2**24
+) -> np.ndarray:
     """The model's class probabilities on `x`, each row's averaged over its `neighbours`
-    nearest rows of `x` (itself included) by cosine similarity of the model's features."""
+    nearest rows of `x` (itself included) by cosine similarity of the model's features.
+    Similarities are computed a block of rows at a time, at most `max_entries` at once."""
     p = predict_proba(model, x)
     k = min(neighbours, len(p) - 1)
     if k <= 1:
         return p
     e = embed(model, x)
     e = e / (np.linalg.norm(e, axis=1, keepdims=True) + 1e-12)
-    nearest = [
-        np.argpartition(-(e[i : i + block] @ e.T), k, axis=1)[:, :k]
-        for i in range(0, len(e), block)
-    ]
-    return p[np.concatenate(nearest)].mean(1)
+    nearest = np.empty((len(e), k), dtype=np.int64)
+    block = max(1, max_entries // len(e))
+    for i in range(0, len(e), block):
+        nearest[i : i + block] = np.argpartition(-(e[i : i + block] @ e.T), k, axis=1)[:, :k]
+    return p[nearest].mean(1)
 
 
 def pseudo_label(
