@@ -7,8 +7,9 @@ At each step the current model (teacher) pseudo-labels the next chunk, the least
 rest, plus the labelled target rows when there are any. The last step is the target's own
 unlabelled data. With `neighbours` k > 1 a row's label comes from the mean probability of
 its k nearest rows in the teacher's features (soft k-NN voting, as AdaContrast: Chen et al.,
-CVPR 2022), so one mislabelled image is outvoted by the similar images around it. `jittered_paths` walks several cuts of one order side by side, each step's
-pseudo-labels coming from all the current teachers' mean.
+CVPR 2022), so one mislabelled image is outvoted by the similar images around it.
+`jittered_paths` walks several cuts of one order side by side, each step's pseudo-labels
+coming from all the current teachers' mean.
 """
 
 from __future__ import annotations
