@@ -20,6 +20,7 @@ from pipelines.stages.pretrain import source_model
 from pipelines.stages.register import register
 from pipelines.stages.select import select_intermediate
 from pipelines.stages.validate import validate
+from pipelines.summary import registered_summary
 
 FALLBACK_EXPERIMENT = "stepstone"
 
@@ -56,11 +57,11 @@ def _stages(config: PipelineConfig, client, parent_id: str, workdir: str) -> dic
         client, parent_id, source["run_id"], selection["run_id"], adapted["run_id"]
     )
     registered = register(config, workdir, parent_id, source, adapted, evaluation, lineage_tags)
-    print(
-        f"\nstepstone {config.name}: arms on {evaluation['test_rows']} target test rows\n{evaluation['table']}"
+    summary = registered_summary(
+        config, evaluation, registered, f"arms on {evaluation['test_rows']} target test rows"
     )
-    print(
-        f"registered {registered['model_name']} v{registered['version']} aliases={registered['aliases']}: {registered['reason']}"
+    summary["registered_model"]["source_model"] = (
+        f"{config.registry.model_name}-source/{registered['source_model_version']}"
     )
     return {
         "parent_run_id": parent_id,
@@ -68,17 +69,7 @@ def _stages(config: PipelineConfig, client, parent_id: str, workdir: str) -> dic
         "data": {"md5": version.md5, "dvc_md5": version.dvc_md5, "path": version.path},
         "validation": validation,
         "source": {k: source[k] for k in ("run_id", "cached", "source_digest")},
-        "registered_model": {
-            "name": registered["model_name"],
-            "version": registered["version"],
-            "aliases": registered["aliases"],
-            "promoted": registered["promoted"],
-            "reason": registered["reason"],
-            "source_model": f"{config.registry.model_name}-source/{registered['source_model_version']}",
-        },
-        "model_uri": f"models:/{registered['model_name']}/{registered['version']}",
-        "metrics": evaluation["metrics"],
-        "table": evaluation["table"],
+        **summary,
     }
 
 

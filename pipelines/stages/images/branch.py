@@ -9,6 +9,7 @@ from pipelines.lineage import model_tags
 from pipelines.stages.images.data import load_images, validate_images
 from pipelines.stages.images.report import evaluate_images, register_images
 from pipelines.stages.images.train import adapt_images, pretrain_cnn, select_images
+from pipelines.summary import registered_summary
 
 
 def image_stages(config: PipelineConfig, client, parent_id: str, workdir: str) -> dict:
@@ -31,20 +32,13 @@ def image_stages(config: PipelineConfig, client, parent_id: str, workdir: str) -
     )
     tags = model_tags(client, parent_id, source["run_id"], selection["run_id"], adapted["run_id"])
     registered = register_images(config, workdir, parent_id, source, adapted, evaluation, tags)
-    print(
-        f"\nstepstone {config.name}: accuracy on {evaluation['test_rows']} target test images\n{evaluation['table']}"
-    )
-    print(
-        f"registered {registered['model_name']} v{registered['version']} aliases={registered['aliases']}: {registered['reason']}"
-    )
     return {
         "parent_run_id": parent_id,
         "validation": validation,
-        "registered_model": {
-            "name": registered["model_name"],
-            **{k: registered[k] for k in ("version", "aliases", "promoted", "reason")},
-        },
-        "model_uri": f"models:/{registered['model_name']}/{registered['version']}",
-        "metrics": evaluation["metrics"],
-        "table": evaluation["table"],
+        **registered_summary(
+            config,
+            evaluation,
+            registered,
+            f"accuracy on {evaluation['test_rows']} target test images",
+        ),
     }
