@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
+from sklearn.neighbors import NearestNeighbors
 from torch import nn
 
 from components.adaptation.spec import mix
@@ -48,22 +49,15 @@ StepHook = Callable[[int, nn.Module], dict[str, float]]
 Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]
 
 
-def neighbour_vote(
-    model: nn.Module, x: Inputs, neighbours: int, max_entries: int = 2**24
-) -> np.ndarray:
+def neighbour_vote(model: nn.Module, x: Inputs, neighbours: int) -> np.ndarray:
     """The model's class probabilities on `x`, each row's averaged over its `neighbours`
-    nearest rows of `x` (itself included) by cosine similarity of the model's features.
-    Similarities are computed a block of rows at a time, at most `max_entries` at once."""
+    nearest rows of `x` (itself included) by cosine distance of the model's features."""
     p = predict_proba(model, x)
-    k = min(neighbours, len(p) - 1)
+    k = min(neighbours, len(p))
     if k <= 1:
         return p
     e = embed(model, x)
-    e = e / (np.linalg.norm(e, axis=1, keepdims=True) + 1e-12)
-    nearest = np.empty((len(e), k), dtype=np.int64)
-    block = max(1, max_entries // len(e))
-    for i in range(0, len(e), block):
-        nearest[i : i + block] = np.argpartition(-(e[i : i + block] @ e.T), k, axis=1)[:, :k]
+    nearest = NearestNeighbors(n_neighbors=k, metric="cosine").fit(e).kneighbors(e)[1]
     return p[nearest].mean(1)
 
 

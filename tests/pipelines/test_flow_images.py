@@ -15,24 +15,19 @@ from components.data.images import rotated_digits
 from components.models.cnn import CNNEnsemble
 from components.models.training import predict_proba
 from pipelines.cli import main
-from pipelines.config import REPO_ROOT
+from pipelines.config import REPO_ROOT, merge
 from tests.pipelines.conftest import STAGES, stage_runs
 
 
 def run_digits(tmp_path, **changes) -> dict:
     """The digits demo, shortened (3 chunks, few epochs), with `changes` per section; returns
-    the run's summary (a dict value updates that sub-section)."""
+    the run's summary (`changes` merged key by key, as a config's `base:`)."""
     raw = yaml.safe_load((REPO_ROOT / "configs" / "digits_demo.yaml").read_text())
     raw["pretrain"]["epochs"] = 5
     raw["selection"]["chunks"] = 3
     raw["transit"]["gradual"]["train"]["epochs"] = 2
     raw["registry"]["model_name"] = "stepstone-digits-test"
-    for section, values in changes.items():
-        for key, value in values.items():
-            if isinstance(value, dict):
-                raw[section].setdefault(key, {}).update(value)
-            else:
-                raw[section][key] = value
+    raw = merge(raw, changes)
     config = tmp_path / "digits.yaml"
     config.write_text(yaml.safe_dump(raw))
     out = tmp_path / "summary.json"
