@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from scipy import ndimage
 
 from components.errors import StepstoneError
@@ -57,6 +57,8 @@ def load_mnist(root: Path, split: Literal["train", "test"]) -> tuple[np.ndarray,
 
 def rotate(images: np.ndarray, angles: np.ndarray) -> np.ndarray:
     """Each image [h, w] rotated counter-clockwise by its angle in degrees (same size)."""
+    if len(images) == 0:
+        return images.copy()
     return np.stack(
         [ndimage.rotate(img, float(a), reshape=False) for img, a in zip(images, angles)]
     )
@@ -86,11 +88,11 @@ class RotationSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    source: int = 5000
-    val: int = 1000
-    pool: int = 42000
-    target: int = 2000
-    test: int = 2000
+    source: int = Field(5000, ge=1)
+    val: int = Field(1000, ge=0)
+    pool: int = Field(42000, ge=1)
+    target: int = Field(2000, ge=1)
+    test: int = Field(2000, ge=1)
     source_angles: tuple[float, float] = (0.0, 5.0)
     pool_angles: tuple[float, float] = (5.0, 60.0)
     target_angles: tuple[float, float] = (55.0, 60.0)
