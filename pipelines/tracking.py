@@ -7,12 +7,18 @@ tasks on worker threads.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
+import os
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
+from mlflow.entities import ViewType
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
@@ -24,11 +30,32 @@ def configure() -> MlflowClient:
     """Point MLflow (tracking and registry) at the configured store."""
     uri = tracking_uri()
     check_mlflow(uri)
-    if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    if uri.startswith("sqlite:///"):
+        return initialise_store(uri, Path(uri.removeprefix("sqlite:///")))
     return MlflowClient(uri, uri)
+
+
+def initialise_store(uri: str, db_path: Path) -> MlflowClient:
+    """Open a local sqlite store, creating (or migrating) it under an exclusive lock on a file
+    next to the database, and return a client on it. MLflow builds and migrates the schema the
+    first time a process opens a store (`MlflowClient(...)` does so at once); on a fresh file
+    two processes doing that together collide (`duplicate column name: step`, alembic
+    "expected to match one row"). Under the lock the first process migrates and the others
+    find the tables ready. A tracking server needs none of this: it owns its database."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = db_path.with_name(db_path.name + ".lock")
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            client = MlflowClient(
+                uri, uri
+            )  # opens (and on a fresh file creates) the tracking store
+            client.search_registered_models(max_results=1)  # ... and the registry store
+            return client
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def experiment_id(client: MlflowClient, name: str) -> str:
@@ -36,15 +63,110 @@ def experiment_id(client: MlflowClient, name: str) -> str:
     found = client.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
-    return client.create_experiment(
-        name, artifact_location=artifact_location(client.tracking_uri, name)
-    )
+    try:
+        return client.create_experiment(
+            name, artifact_location=artifact_location(client.tracking_uri, name)
+        )
+    except MlflowException as error:  # another process created it in between
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        del error
+        return found.experiment_id
 
 
 def start_parent(client: MlflowClient, experiment: str, run_name: str, tags: dict[str, str]) -> str:
-    """Create the flow's parent run (left RUNNING) and return its id."""
+    """Create the flow's parent run (left RUNNING) and return its id. The run is tagged with
+    this host and process id, so `mark_orphans` can tell a run whose process is gone."""
+    tags = {**tags, HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
     run = client.create_run(experiment_id(client, experiment), run_name=run_name, tags=tags)
     return run.info.run_id
+
+
+HOST_TAG = "stepstone.host"
+PID_TAG = "stepstone.pid"
+FAILURE_TAG = "stepstone.failure"
+STALE_HOURS = 24.0  # an untagged RUNNING parent older than this is taken as orphaned
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _running_runs(client: MlflowClient) -> list:
+    experiments = [
+        e.experiment_id for e in client.search_experiments(view_type=ViewType.ACTIVE_ONLY)
+    ]
+    runs = []
+    for start in range(0, len(experiments), 100):  # search_runs takes at most 100 experiments
+        chunk, token = experiments[start : start + 100], None
+        while True:
+            page = client.search_runs(
+                chunk, "attributes.status = 'RUNNING'", max_results=1000, page_token=token
+            )
+            runs.extend(page)
+            token = page.token
+            if not token:
+                break
+    return runs
+
+
+def orphan_reason(run, host: str, now_ms: int, stale_hours: float = STALE_HOURS) -> str | None:
+    """Why a RUNNING parent run is an orphan, or None if its process may still be working."""
+    tags = run.data.tags
+    run_host, pid = tags.get(HOST_TAG), tags.get(PID_TAG)
+    if run_host is None or pid is None:
+        age_h = (now_ms - (run.info.start_time or now_ms)) / 3_600_000
+        if age_h > stale_hours:
+            return (
+                f"run has no {HOST_TAG}/{PID_TAG} tags and has been RUNNING for {age_h:.1f} h "
+                f"(> {stale_hours:g} h); marked FAILED by `stepstone runs clean`"
+            )
+        return None
+    if run_host != host or not pid.isdigit():
+        return None  # another machine's process: only that machine can tell
+    if _alive(int(pid)):
+        return None
+    return f"process {pid} on host {host} is gone; marked FAILED by `stepstone runs clean`"
+
+
+def mark_orphans(client: MlflowClient, stale_hours: float = STALE_HOURS) -> list[str]:
+    """Set every orphaned RUNNING parent run (all experiments) FAILED with a `stepstone.failure`
+    tag saying why, together with its RUNNING stage runs; return the ids marked.
+
+    An orphan is a parent run started on this host whose process no longer exists (killed with
+    SIGKILL, or the machine rebooted), or an untagged one RUNNING for over `stale_hours`.
+    A run on another host is left to that host. Call at the start of every flow."""
+    host, now_ms = socket.gethostname(), int(time.time() * 1000)
+    running = _running_runs(client)
+    children: dict[str, list] = {}
+    for run in running:
+        parent = run.data.tags.get(MLFLOW_PARENT_RUN_ID)
+        if parent:
+            children.setdefault(parent, []).append(run)
+    marked: list[str] = []
+    for run in running:
+        if MLFLOW_PARENT_RUN_ID in run.data.tags:
+            continue
+        reason = orphan_reason(run, host, now_ms, stale_hours)
+        if reason is None:
+            continue
+        stack = [run]
+        while stack:  # the parent and its RUNNING descendants
+            current = stack.pop()
+            rid = current.info.run_id
+            why = reason if rid == run.info.run_id else f"parent run {run.info.run_id}: {reason}"
+            client.set_tag(rid, FAILURE_TAG, why)
+            client.set_terminated(rid, "FAILED")
+            marked.append(rid)
+            stack.extend(children.get(rid, []))
+    return marked
 
 
 def finish(client: MlflowClient, run_id: str, error: BaseException | None = None) -> None:

@@ -22,10 +22,10 @@ class JointSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    source_weight: float = 0.2
-    pool_weight: float = 0.3
-    target_weight: float = 0.5
-    drop_fraction: float = 0.1
+    source_weight: float = Field(0.2, ge=0)
+    pool_weight: float = Field(0.3, ge=0)
+    target_weight: float = Field(0.5, ge=0)
+    drop_fraction: float = Field(0.1, ge=0, lt=1)
     use_pool_labels: bool = True
     train: TrainSpec = Field(default_factory=lambda: TrainSpec(epochs=10, lr=5e-4))
 

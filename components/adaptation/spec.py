@@ -26,11 +26,11 @@ class AdaptSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     method: str = "l2sp"
-    alpha: float = 0.01
-    beta: float = 0.001
-    target_weight: float = 0.5
-    pool_weight: float = 0.5
-    source_weight: float = 0.5
+    alpha: float = Field(0.01, ge=0)
+    beta: float = Field(0.001, ge=0)
+    target_weight: float = Field(0.5, ge=0)
+    pool_weight: float = Field(0.5, ge=0)
+    source_weight: float = Field(0.5, ge=0)
     freeze_layers: int = Field(1, ge=0)
     distill_weight: float = Field(1.0, ge=0)
     temperature: float = Field(2.0, gt=0)

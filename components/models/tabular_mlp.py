@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 
@@ -13,9 +15,9 @@ class MLPSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    embedding_dim: int = 4
-    hidden: tuple[int, ...] = (64, 32)
-    dropout: float = 0.1
+    embedding_dim: int = Field(4, ge=1)
+    hidden: tuple[Annotated[int, Field(ge=1)], ...] = (64, 32)
+    dropout: float = Field(0.1, ge=0, lt=1)
 
 
 class TabularMLP(nn.Module):

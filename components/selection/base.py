@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from components.errors import StepstoneError
 
@@ -23,17 +23,17 @@ class SelectionSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     method: str = "discriminator"
-    fraction: float = 0.5
-    chunks: int = 4
-    jitter: float = 0.0
+    fraction: float = Field(0.5, gt=0, le=1)
+    chunks: int = Field(4, ge=1)
+    jitter: float = Field(0.0, ge=0)
     truth: str | None = None
     use_labels: bool = True
-    rff_features: int = 512
-    graph_neighbours: int = 10
-    graph_components: int = 50
-    ddtl_steps: int = 5
-    ddtl_epochs: int = 5
-    ddtl_hidden: int = 64
+    rff_features: int = Field(512, ge=1)
+    graph_neighbours: int = Field(10, ge=1)
+    graph_components: int = Field(50, ge=1)
+    ddtl_steps: int = Field(5, ge=1)
+    ddtl_epochs: int = Field(5, ge=1)
+    ddtl_hidden: int = Field(64, ge=1)
 
 
 @dataclass(frozen=True)
