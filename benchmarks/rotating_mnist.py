@@ -41,7 +41,8 @@ from components.adaptation.gradual import (
 )
 from components.data.images import GradualImages, RotationSpec, rotating_mnist
 from components.evaluation import summarise_seeds
-from components.models.cnn import CNNEnsemble, SmallCNN
+from components.models.cnn import SmallCNN
+from components.models.ensemble import Ensemble
 from components.models.loop import fit
 from components.models.training import (
     Labelled,
@@ -130,7 +131,7 @@ def run_seed(
                 )
                 members = [model for model, _ in paths]
                 arm = f"gradual_{method}_jitter" + (f"_ensemble{k}" if k > 1 else "")
-                accuracy[arm] = top1(CNNEnsemble(members) if k > 1 else members[0], data)
+                accuracy[arm] = top1(Ensemble(members) if k > 1 else members[0], data)
                 seconds[arm] = round(time.perf_counter() - start, 1)
                 if k > 1:
                     draws[method] = [top1(m, data) for m in members]

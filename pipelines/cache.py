@@ -23,8 +23,10 @@ from pipelines.settings import REPO_ROOT, tracking_uri
 # The code a source model depends on: its data preparation, network, training and packaging.
 SOURCE_CODE = (
     "components/data",
+    "components/modality",
     "components/models",
     "pipelines/stages/load_data.py",
+    "pipelines/stages/workspace.py",
     "pipelines/stages/pretrain.py",
     "pipelines/packaging.py",
     "pipelines/scorer.py",
@@ -52,14 +54,21 @@ def code_version(paths: tuple[str, ...] = SOURCE_CODE, root: Path = REPO_ROOT) -
     return digest.hexdigest()
 
 
+def source_digest(config: PipelineConfig, source: pd.DataFrame) -> str:
+    """A content digest of the source rows and of the files they name (images)."""
+    digest = hashlib.sha256(frame_digest(source).encode())
+    for file in config.modality_impl().digest_files(source):
+        digest.update(file.read_bytes() if file.is_file() else b"missing")
+    return digest.hexdigest()
+
+
 def source_config(config: PipelineConfig) -> dict:
     """The config sections that shape the source model (not selection, adaptation, ...)."""
-    data = config.data.model_dump(mode="json", by_alias=True)
     return {
         "seed": config.seed,
         "model": config.model.model_dump(mode="json"),
         "pretrain": config.pretrain.model_dump(mode="json"),
-        "data": {k: data[k] for k in ("path", "separator", "drop", "derive", "domains", "schema")},
+        "data": config.data.model_dump(mode="json", by_alias=True),
     }
 
 

@@ -114,8 +114,51 @@ def _score(args: argparse.Namespace) -> int:
     from pipelines.scoring import score_csv
 
     tracking.configure()
-    n = score_csv(args.model, args.input, args.output, separator=args.separator)
-    print(f"scored {n} rows -> {args.output}")
+    n, report = score_csv(args.model, args.input, args.output, separator=args.separator)
+    unknown = report.summary() if report is not None else ""
+    if unknown:
+        print(f"stepstone: warning: {args.input}: {unknown}", file=sys.stderr)
+    print(f"scored {n} rows -> {args.output}" + (f"; {unknown}" if unknown else ""))
+    return 0
+
+
+def _runs_clean(args: argparse.Namespace) -> int:
+    from pipelines import tracking
+
+    client = tracking.configure()
+    marked = tracking.mark_orphans(client, stale_hours=args.stale_hours)
+    for run_id in marked:
+        run = client.get_run(run_id)
+        name = run.data.tags.get("mlflow.runName", "")
+        print(f"marked FAILED {run_id} ({name}): {run.data.tags[tracking.FAILURE_TAG]}")
+    print(f"{len(marked)} orphaned run(s) marked FAILED")
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    from pipelines.prepare import prepare_case
+
+    manifest, dvc_file = prepare_case(args.case, args.out, args.seed, track=not args.no_dvc)
+    print(f"wrote {manifest}" + (f", versioned by {dvc_file}" if dvc_file else ""))
+    print(f"point data.path at {manifest} in a scenario YAML and run `stepstone run`")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pipelines import tracking
+    from pipelines.report import build_report
+
+    tracking.configure()
+    report = build_report(args.model_uri)
+    if args.html:
+        report.write_html(args.html)
+        print(f"wrote {args.html}")
+    if args.md:
+        report.write_markdown(args.md)
+        images = f" (+ {len(report.figures)} images beside it)" if report.figures else ""
+        print(f"wrote {args.md}{images}")
+    if not (args.html or args.md):
+        print(report.markdown)
     return 0
 
 
@@ -187,6 +230,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--separator", default=None, help="input separator (default: sniffed , or ;)"
     )
     score.set_defaults(func=_score)
+    report = sub.add_parser(
+        "report", help="one report (markdown + HTML with the plots) of a registered model version"
+    )
+    report.add_argument("model_uri", help="models:/NAME@ALIAS or models:/NAME/VERSION")
+    report.add_argument("--html", type=Path, help="write the self-contained HTML report here")
+    report.add_argument("--md", type=Path, help="write the markdown report here (images beside it)")
+    report.set_defaults(func=_report)
+    data = sub.add_parser(
+        "data", help="write a built-in case as image files + manifest (DVC-tracked)"
+    )
+    data.add_argument("case", choices=["digits", "rotating-mnist", "mnist-usps"])
+    data.add_argument("--out", required=True, type=Path, help="folder to write")
+    data.add_argument("--seed", type=int, default=0, help="seed of the domain draw")
+    data.add_argument("--no-dvc", action="store_true", help="do not `dvc add` the folder")
+    data.set_defaults(func=_data)
+    runs = sub.add_parser("runs", help="housekeeping of the MLflow runs")
+    runs_sub = runs.add_subparsers(dest="runs_command", required=True)
+    clean = runs_sub.add_parser(
+        "clean",
+        help="mark FAILED the RUNNING runs whose process is gone (killed, machine rebooted)",
+    )
+    clean.add_argument(
+        "--stale-hours",
+        type=float,
+        default=24.0,
+        help="also mark runs without host/pid tags RUNNING for longer than this (default 24)",
+    )
+    clean.set_defaults(func=_runs_clean)
     return parser
 
 

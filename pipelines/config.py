@@ -8,69 +8,48 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from components.adaptation import ADAPTERS, NEEDS, AdaptSpec
 from components.adaptation.gradual import GradualSpec
 from components.adaptation.joint import JointSpec
-from components.data.images import RotationSpec
-from components.data.loading import DerivedColumn
-from components.data.schema import TableSchema
 from components.errors import StepstoneError
-from components.models.cnn import CNNSpec
-from components.models.tabular_mlp import MLPSpec
+from components.modality import Image, ImageData, MLPModel, Modality, TableData, Tabular
+from components.modality.image import BackboneModel, LeNetModel, SmallCNNModel
 from components.models.training import TrainSpec
 from components.selection import SelectionSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "loan_marketing.yaml"
-DOMAINS = ("source", "intermediate", "target")
+# The networks each modality can build (`model.kind`); the first is the default.
+MODEL_KINDS = {"tabular": ("mlp",), "image": ("small_cnn", "lenet", "torchvision")}
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class DataConfig(Strict):
-    """Where the table is, how to read it, and how to cut it into domains."""
-
-    path: Path
-    separator: str = ","
-    drop: list[str] = Field(default_factory=list)
-    derive: list[DerivedColumn] = Field(default_factory=list)
-    domains: dict[str, str]
-    schema_: TableSchema = Field(alias="schema")
-
-    @field_validator("domains")
-    @classmethod
-    def _three_domains(cls, domains: dict[str, str]) -> dict[str, str]:
-        if set(domains) != set(DOMAINS):
-            raise ValueError(
-                f"data.domains must define exactly {list(DOMAINS)}, got {list(domains)}"
-            )
-        return domains
-
-
 class TargetConfig(Strict):
-    """How the target domain is split. Rows not labelled or unlabelled are the test set."""
+    """How the target domain is split. Rows not labelled or unlabelled are the test set;
+    `labelled: 0` is unsupervised adaptation (the test rows still need labels)."""
 
-    labelled: int = 100
-    unlabelled: int = 0
-    min_labelled: int = 20
+    labelled: int = Field(100, ge=0)
+    unlabelled: int = Field(0, ge=0)
+    min_labelled: int = Field(20, ge=1)
 
 
 class ValidationConfig(Strict):
     """Thresholds for the data checks (the labelled target uses target.min_labelled)."""
 
-    min_rows: int = 50
+    min_rows: int = Field(50, ge=1)
 
 
 class EvaluationConfig(Strict):
-    bootstrap: int = 1000
-    ci_level: float = 0.95
+    bootstrap: int = Field(1000, ge=1)
+    ci_level: float = Field(0.95, gt=0.0, lt=1.0)
 
 
 class RegistryConfig(Strict):
@@ -84,7 +63,7 @@ class TransitConfig(Strict):
     pool with a domain discriminator after every step, as IDOL), or `joint`. `draws` > 1
     runs the gradual path along that many cuts of the order with different `selection.jitter`
     noise, side by side: every step's pseudo-labels are the mean of all the draws' current
-    models, and the registered model averages the final ones (image scenarios).
+    models, and the registered model averages the final ones.
     `gradual.neighbours` k > 1 votes each pseudo-label over its k nearest rows of the step."""
 
     path: Literal["direct", "gradual", "progressive", "joint"] = "direct"
@@ -93,29 +72,20 @@ class TransitConfig(Strict):
     joint: JointSpec = JointSpec()
 
 
-class ImageDataConfig(Strict):
-    """A rotated-image scenario: sklearn's bundled 8x8 `digits` (no download) or
-    `rotating_mnist` (MNIST under $STEPSTONE_DATA_ROOT); `rotation` overrides the domain
-    sizes and angles (default: the dataset's own protocol)."""
-
-    dataset: Literal["digits", "rotating_mnist"] = "digits"
-    rotation: RotationSpec | None = None
-    model: CNNSpec = CNNSpec()
-
-
 class PipelineConfig(Strict):
-    """A whole scenario: data, domains, model, stages and registry. `modality: image`
-    replaces the table (`data`) by a rotated-image scenario (`images`)."""
+    """A whole scenario: data, domains, model, stages and registry. `modality` (tabular or
+    image) chooses the shape of `data` and the networks `model.kind` may name."""
 
     name: str
     seed: int = 0
     device: str = "auto"
     modality: Literal["tabular", "image"] = "tabular"
-    data: DataConfig | None = None
-    images: ImageDataConfig = ImageDataConfig()
+    data: Annotated[TableData | ImageData, Field(discriminator="modality")]
     target: TargetConfig = TargetConfig()
     validation: ValidationConfig = ValidationConfig()
-    model: MLPSpec = MLPSpec()
+    model: Annotated[
+        MLPModel | SmallCNNModel | LeNetModel | BackboneModel, Field(discriminator="kind")
+    ]
     pretrain: TrainSpec = TrainSpec(epochs=8)
     selection: SelectionSpec = SelectionSpec()
     adaptation: AdaptSpec = AdaptSpec(train=TrainSpec(epochs=20, lr=5e-4))
@@ -123,28 +93,43 @@ class PipelineConfig(Strict):
     evaluation: EvaluationConfig = EvaluationConfig()
     registry: RegistryConfig = RegistryConfig()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _modality_keys(cls, raw):
+        """`data` and `model` take their discriminators from `modality` (and its default
+        network) unless they state their own."""
+        if not isinstance(raw, dict):
+            return raw
+        modality = raw.get("modality", "tabular")
+        raw = dict(raw)
+        if isinstance(raw.get("data"), dict):
+            raw["data"] = {"modality": modality, **raw["data"]}
+        model = raw.get("model", {})
+        if isinstance(model, dict) and modality in MODEL_KINDS:
+            raw["model"] = {"kind": MODEL_KINDS[modality][0], **model}
+            if raw["model"]["kind"] not in MODEL_KINDS[modality]:
+                raise ValueError(
+                    f"model.kind {raw['model']['kind']!r} is not a {modality} network; "
+                    f"valid: {list(MODEL_KINDS[modality])}"
+                )
+        return raw
+
     @model_validator(mode="after")
-    def _data_for_tables(self) -> PipelineConfig:
-        if self.modality == "tabular" and self.data is None:
-            raise ValueError("a tabular scenario needs a `data` section (or set modality: image)")
-        if self.modality == "image" and self.transit.path not in ("gradual", "progressive"):
+    def _one_modality(self) -> PipelineConfig:
+        if self.data.modality != self.modality:
             raise ValueError(
-                f"transit.path {self.transit.path!r} needs labelled target rows; image "
-                "scenarios support 'gradual' or 'progressive'"
+                f"data.modality {self.data.modality!r} differs from modality {self.modality!r}"
             )
         return self
 
     @model_validator(mode="after")
-    def _draws_need_jittered_gradual_images(self) -> PipelineConfig:
+    def _draws_need_jitter(self) -> PipelineConfig:
         """transit.draws > 1 re-cuts the chunks with selection.jitter: without jitter every
-        draw is the same path, and only the image branch runs draws."""
+        draw is the same path."""
         if self.transit.draws == 1:
             return self
-        if self.modality != "image" or self.transit.path != "gradual":
-            raise ValueError(
-                "transit.draws > 1 is supported for image scenarios with transit.path: "
-                "gradual; set transit.draws: 1"
-            )
+        if self.transit.path != "gradual":
+            raise ValueError("transit.draws > 1 needs transit.path: gradual; set transit.draws: 1")
         if self.selection.jitter == 0:
             raise ValueError(
                 "transit.draws > 1 needs selection.jitter > 0 (each draw cuts the order with "
@@ -155,20 +140,37 @@ class PipelineConfig(Strict):
 
     @model_validator(mode="after")
     def _adaptation_has_its_data(self) -> PipelineConfig:
-        """Catch an unknown method, or one that needs unlabelled target rows when there are
-        none, when the config is read (before any data is loaded or model trained)."""
+        """Catch an unknown method, or one that needs target rows the split does not give,
+        when the config is read (before any data is loaded or model trained)."""
         method = self.adaptation.method
         if method not in ADAPTERS:
             raise ValueError(f"adaptation.method {method!r} is unknown; valid: {sorted(ADAPTERS)}")
-        if "unlabelled" in NEEDS[method] and self.target.unlabelled == 0:
+        needs = NEEDS[method] if self.transit.path == "direct" else set()
+        if "unlabelled" in needs and self.target.unlabelled == 0:
             raise ValueError(
                 f"adaptation.method {method!r} needs unlabelled target rows; set "
                 "target.unlabelled > 0 (those rows lose their labels and leave the test set)"
             )
+        if "target" in needs and self.target.labelled == 0:
+            unsupervised = sorted(m for m, n in NEEDS.items() if "target" not in n)
+            raise ValueError(
+                f"adaptation.method {method!r} needs labelled target rows; set "
+                f"target.labelled > 0, or use one of {unsupervised} (or a gradual path)"
+            )
+        if self.transit.path != "direct" and self.target.labelled + self.target.unlabelled == 0:
+            raise ValueError(
+                f"transit.path {self.transit.path!r} ends on the target's own rows; set "
+                "target.unlabelled > 0 (or target.labelled > 0)"
+            )
         return self
 
+    def modality_impl(self) -> Modality:
+        """The modality interface for this scenario's data and network."""
+        return (Tabular if self.modality == "tabular" else Image)(self.data, self.model)
+
     @property
-    def schema(self) -> TableSchema:
+    def schema(self):
+        """The table schema (tabular scenarios only)."""
         return self.data.schema_
 
     def resolved(self) -> dict:
@@ -186,10 +188,14 @@ class PipelineConfig(Strict):
         return path if path.is_absolute() else REPO_ROOT / path
 
 
+TAGS = {"tabular", "image", *(k for kinds in MODEL_KINDS.values() for k in kinds)}
+
+
 def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
-        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        loc = [p for i, p in enumerate(item["loc"]) if not (i == 1 and p in TAGS)]
+        where = ".".join(str(p) for p in loc) or "(top level)"
         if item["type"] == "extra_forbidden":
             lines.append(f"  {where}: unknown key; remove it or fix its spelling")
         elif item["type"] == "missing":

@@ -20,6 +20,16 @@ class DataVersion:
     dvc_file: str | None  # the .dvc file that tracks it, if any
     dvc_md5: str | None  # the md5 recorded there (a `.dir` hash for a tracked folder)
 
+    def with_files(self, files: list[Path]) -> DataVersion:
+        """This version with `md5` covering `files` too (the images a manifest names)."""
+        if not files:
+            return self
+        digest = hashlib.md5(self.md5.encode())
+        for file in files:  # a missing file is left to the validate stage to report
+            digest.update(str(file).encode())
+            digest.update(file_md5(file).encode() if file.is_file() else b"missing")
+        return DataVersion(self.path, digest.hexdigest(), self.dvc_file, self.dvc_md5)
+
     def tags(self) -> dict[str, str]:
         return {
             "data_md5": self.md5,
@@ -76,8 +86,10 @@ def ensure_data(path: Path) -> DataVersion:
                     f"`dvc checkout {dvc_file.name}` to restore the recorded data."
                 )
         dvc_md5 = yaml.safe_load(dvc_file.read_text())["outs"][0]["md5"]
-    if not path.is_file():
+    if not path.exists():
         raise StepstoneError(
-            f"data file not found: {path}. Set data.path in the scenario YAML to an existing CSV."
+            f"data not found: {path}. Set data.path in the scenario YAML to an existing table, "
+            "image manifest or image folder."
         )
-    return DataVersion(str(path), file_md5(path), str(dvc_file) if dvc_file else None, dvc_md5)
+    md5 = file_md5(path) if path.is_file() else hashlib.md5(b"folder").hexdigest()
+    return DataVersion(str(path), md5, str(dvc_file) if dvc_file else None, dvc_md5)

@@ -14,7 +14,6 @@ from pipelines.config import PipelineConfig, load_config
 from pipelines.lineage import git_commit, model_tags
 from pipelines.stages.adapt import adapt_target
 from pipelines.stages.evaluate import evaluate
-from pipelines.stages.images import image_stages
 from pipelines.stages.load_data import load_data
 from pipelines.stages.pretrain import source_model
 from pipelines.stages.register import register
@@ -30,18 +29,14 @@ def experiment_name(config: PipelineConfig) -> str:
 
 
 def _stages(config: PipelineConfig, client, parent_id: str, workdir: str) -> dict:
-    """Run the stages in order; return the run summary."""
-    if config.modality == "image":
-        return {
-            "experiment": experiment_name(config),
-            **image_stages(config, client, parent_id, workdir),
-        }
+    """Run the stages in order (the same for every modality); return the run summary."""
     version = load_data(config, workdir)
     for key, value in version.tags().items():
         client.set_tag(parent_id, key, value)
     validation = validate(config, workdir, parent_id)
     source = source_model(config, workdir, parent_id)
     client.set_tag(parent_id, "source_model_uri", source["model_uri"])
+    client.set_tag(parent_id, "modality", config.modality)
     client.set_tag(parent_id, "source_cached", str(source["cached"]).lower())
     selection = select_intermediate(config, workdir, parent_id, source["checkpoint"])
     adapted = adapt_target(
@@ -58,7 +53,10 @@ def _stages(config: PipelineConfig, client, parent_id: str, workdir: str) -> dic
     )
     registered = register(config, workdir, parent_id, source, adapted, evaluation, lineage_tags)
     summary = registered_summary(
-        config, evaluation, registered, f"arms on {evaluation['test_rows']} target test rows"
+        config,
+        evaluation,
+        registered,
+        f"arms on {evaluation['test_rows']} target test rows ({config.modality_impl().metric})",
     )
     summary["registered_model"]["source_model"] = (
         f"{config.registry.model_name}-source/{registered['source_model_version']}"
@@ -77,6 +75,8 @@ def _stages(config: PipelineConfig, client, parent_id: str, workdir: str) -> dic
 def stepstone(config_path: str | None = None, overrides: dict | None = None) -> dict:
     """Run the whole transitive-transfer pipeline for one scenario YAML."""
     client = tracking.configure()
+    for run_id in tracking.mark_orphans(client):
+        print(f"marked orphaned run {run_id} FAILED (its process is gone)")
     try:
         config = load_config(config_path, overrides)
     except StepstoneError as error:

@@ -1,7 +1,8 @@
-"""Log a tabular checkpoint as a self-contained MLflow pyfunc (see pipelines/scorer.py)."""
+"""Log a checkpoint as a self-contained MLflow pyfunc (see pipelines/scorer.py)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import mlflow
@@ -9,8 +10,10 @@ import numpy as np
 import pandas as pd
 import pydantic
 import torch
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types.schema import AnyType, ColSpec, Schema
 
+from components.data.preprocess import TabularPreprocessor
 from components.models import checkpoint
 from pipelines.settings import REPO_ROOT
 
@@ -32,19 +35,44 @@ def log_scorer(
 ) -> mlflow.models.model.ModelInfo:
     """Log the checkpoint as a pyfunc on the active run, with signature and input example.
 
-    The signature takes its column types from `example_rows`, i.e. from the raw table.
+    The signature takes its columns from `example_rows`, i.e. from the raw table (see
+    `signature` for why a table model's columns are typed `any`).
     """
-    model, preprocessor = checkpoint.load(checkpoint_path)
-    example = example_rows[preprocessor.columns].head(5).reset_index(drop=True)
-    output = pd.DataFrame(
-        {"score": checkpoint.score_rows(model, preprocessor, example).astype(np.float64)}
-    )
+    model, encoder = checkpoint.load(checkpoint_path)
+    example = example_rows[encoder.columns].head(5).reset_index(drop=True)
+    output = checkpoint.answer(encoder, checkpoint.score_rows(model, encoder, example))
     return mlflow.pyfunc.log_model(
         name=name,
         python_model=str(SCORER),
         artifacts={"checkpoint": str(checkpoint_path)},
-        signature=infer_signature(example, output),
+        signature=signature(encoder, example, output),
         input_example=example,
         code_paths=[str(REPO_ROOT / "components")],
-        pip_requirements=requirements(),
+        conda_env=environment(),
     )
+
+
+def environment() -> dict:
+    """The model's environment, written out in full. Given `pip_requirements`, MLflow builds
+    conda.yaml itself and pins `pip<=` the installed pip's version; a uv environment has no
+    pip, so it warned "Failed to resolve installed pip version". Declaring the environment
+    states the Python version and leaves pip unpinned on purpose."""
+    python = ".".join(map(str, sys.version_info[:3]))
+    return {
+        "name": "stepstone-model",
+        "channels": ["conda-forge"],
+        "dependencies": [f"python={python}", "pip", {"pip": requirements()}],
+    }
+
+
+def signature(encoder, example: pd.DataFrame, output: pd.DataFrame) -> ModelSignature:
+    """The inferred signature; for a table model its input columns are typed `any` and
+    optional, so that MLflow's schema enforcement (which runs before `predict`) lets every
+    row through to the scorer's own checks: a missing column or a non-numeric value then gets
+    the scorer's message (column, row, fix) and HTTP 400 rather than MLflow's enforcement
+    dump, and a blank numeric cell is scored (as the training mean) rather than refused as
+    "float64 to int64". The names of the columns stay in the signature."""
+    if not isinstance(encoder, TabularPreprocessor):
+        return infer_signature(example, output)
+    inputs = Schema([ColSpec(AnyType(), name, required=False) for name in example.columns])
+    return ModelSignature(inputs=inputs, outputs=infer_signature(output).inputs)

@@ -13,8 +13,9 @@ from prefect import flow, get_run_logger
 
 from pipelines import tracking
 from pipelines.config import PipelineConfig, load_config
-from pipelines.data_version import DataVersion, ensure_data
+from pipelines.data_version import DataVersion
 from pipelines.flow import stepstone
+from pipelines.stages.load_data import read_rows
 
 
 def latest_data_md5(client: MlflowClient, config: PipelineConfig) -> str | None:
@@ -40,7 +41,7 @@ def retrain(
     logger = get_run_logger()
     client = tracking.configure()
     config = load_config(config_path, overrides)
-    version = ensure_data(config.data_path())
+    version, _ = read_rows(config)
     previous = latest_data_md5(client, config)
     if only_new_data and not is_new(version, previous):
         reason = f"data {version.path} md5 {version.md5} already has a model; nothing to retrain"

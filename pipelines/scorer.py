@@ -3,29 +3,59 @@
 It takes raw table rows and returns a `score` column, P(positive label). Preprocessing
 travels inside the checkpoint, so `mlflow.pyfunc.load_model` and `mlflow models serve`
 work on rows exactly as they appear in the CSV.
+
+The rows are checked first (components.data.input_checks): an empty input, a missing column
+or a non-numeric value in a numeric column is refused with a message naming the column (and
+row); raised as MLflow's INVALID_PARAMETER_VALUE, `mlflow models serve` answers HTTP 400 with
+it. Unknown categories are scored (as the unseen level) and counted in a warning.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import logging
+
 import pandas as pd
 import torch
+from mlflow.exceptions import MlflowException
 from mlflow.models import set_model
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
 
+from components.data.input_checks import InputReport, check_rows
+from components.data.preprocess import TabularPreprocessor
+from components.errors import StepstoneError
 from components.models import checkpoint
+
+logger = logging.getLogger("stepstone.scorer")
 
 
 class TabularScorer(PythonModel):
-    """Scores raw rows with a saved tabular checkpoint."""
+    """Scores raw rows with a saved checkpoint: `score` for a binary table model, or the
+    predicted `label` and its `probability` for a k-class one (checkpoint.answer)."""
 
     def load_context(self, context) -> None:
         torch.set_num_threads(1)
-        self.model, self.preprocessor = checkpoint.load(context.artifacts["checkpoint"])
+        self.model, self.encoder = checkpoint.load(context.artifacts["checkpoint"])
+        self.preprocessor = self.encoder
+
+    def check(self, rows: pd.DataFrame) -> InputReport | None:
+        """The input checks against this model's columns and category levels (StepstoneError
+        if the rows cannot be scored); None for an encoder without table columns."""
+        if not isinstance(self.encoder, TabularPreprocessor):
+            return None
+        return check_rows(rows, self.encoder.levels, list(self.encoder.means))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        scores = checkpoint.score_rows(self.model, self.preprocessor, pd.DataFrame(model_input))
-        return pd.DataFrame({"score": scores.astype(np.float64)})
+        rows = pd.DataFrame(model_input)
+        try:
+            report = self.check(rows)
+        except StepstoneError as error:
+            raise MlflowException(str(error), error_code=INVALID_PARAMETER_VALUE) from None
+        if report is not None and report.unknown:
+            logger.warning("%d rows: %s", report.rows, report.summary())
+        return checkpoint.answer(
+            self.encoder, checkpoint.score_rows(self.model, self.encoder, rows)
+        )
 
 
 set_model(TabularScorer())

@@ -1,12 +1,19 @@
-"""`stepstone score`: turn a CSV of customers into a ranked list with a registered model."""
+"""`stepstone score`: turn a CSV of customers (or a folder / manifest of images) into a ranked
+list with a registered model."""
 
 from __future__ import annotations
 
+import csv
+import logging
 from pathlib import Path
 
 import mlflow
 import pandas as pd
+from mlflow.exceptions import MlflowException
 
+from components.data.image_encoding import ImageEncoder
+from components.data.image_files import image_listing
+from components.data.input_checks import InputReport
 from components.errors import StepstoneError
 
 
@@ -14,25 +21,70 @@ def read_rows(path: Path, separator: str | None = None) -> pd.DataFrame:
     """Read a (gzipped) CSV; sniff `,` vs `;` when no separator is given."""
     if not path.is_file():
         raise StepstoneError(f"input file not found: {path}. Pass an existing CSV with --input.")
+    empty = StepstoneError(
+        f"{path} is empty (not even a header row); pass a CSV with a header and rows."
+    )
+    if path.stat().st_size == 0:
+        raise empty
     try:
         return pd.read_csv(path, sep=separator, engine="python" if separator is None else "c")
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, EOFError) as exc:
+    except pd.errors.EmptyDataError as exc:
+        raise empty from exc
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, EOFError, csv.Error) as exc:
         raise StepstoneError(
             f"cannot read {path} as CSV: {exc}. Check the file or pass --separator."
         ) from exc
 
 
+def _scorer(model: mlflow.pyfunc.PyFuncModel):
+    """The project's PythonModel inside a loaded pyfunc (None for another flavour)."""
+    try:
+        return model.unwrap_python_model()
+    except MlflowException:
+        return None
+
+
+def check_input(
+    model: mlflow.pyfunc.PyFuncModel, rows: pd.DataFrame, path: Path
+) -> InputReport | None:
+    """The served model's own input checks, run before MLflow's (see pipelines/scorer.py),
+    with the file named in the message; None for a model logged without them."""
+    scorer = _scorer(model)
+    if not hasattr(scorer, "check"):
+        return None
+    try:
+        return scorer.check(rows)
+    except StepstoneError as error:
+        raise StepstoneError(f"cannot score {path}: {error}") from None
+
+
 def score_csv(
     model_uri: str, input_path: Path, output_path: Path, separator: str | None = None
-) -> int:
-    """Write the input rows with a `score` column and a `rank` (1 = most likely to respond)."""
-    rows = read_rows(Path(input_path), separator)
+) -> tuple[int, InputReport | None]:
+    """Write the input rows with the model's answer and a `rank` (1 = highest `score`, or for
+    a k-class model the most confident `label`); return the number of rows and the input report
+    (unknown categories per column). An image model takes a manifest or a folder of images."""
     try:
         model = mlflow.pyfunc.load_model(model_uri)
     except Exception as exc:  # MlflowException / OSError for unknown or unreachable models
         raise StepstoneError(f"cannot load model {model_uri}: {exc}") from exc
-    scored = rows.assign(score=model.predict(rows)["score"].to_numpy())
-    scored = scored.sort_values("score", ascending=False, kind="stable")
+    encoder = getattr(_scorer(model), "encoder", None)
+    if isinstance(encoder, ImageEncoder):
+        rows = image_listing(Path(input_path), encoder.path_column)
+    else:
+        rows = read_rows(Path(input_path), separator)
+    report = check_input(model, rows, Path(input_path))
+    # The caller reports unknown categories (with the file name); keep the scorer's own
+    # warning, meant for a served model's log, out of the terminal.
+    scorer_log = logging.getLogger("stepstone.scorer")
+    was, scorer_log.disabled = scorer_log.disabled, True
+    try:
+        answer = model.predict(rows)
+    finally:
+        scorer_log.disabled = was
+    scored = pd.concat([rows.reset_index(drop=True), answer.reset_index(drop=True)], axis=1)
+    by = "score" if "score" in answer.columns else "probability"
+    scored = scored.sort_values(by, ascending=False, kind="stable")
     scored.insert(0, "rank", range(1, len(scored) + 1))
     scored.to_csv(output_path, index=False)
-    return len(scored)
+    return len(scored), report

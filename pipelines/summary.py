@@ -1,5 +1,5 @@
-"""The end of a run, shared by the table and image branches of the flow: print the
-evaluation table and what was registered, and return the summary keys both branches have."""
+"""The end of a run: print the evaluation table and what was registered, and return the
+summary keys every run has."""
 
 from __future__ import annotations
 

@@ -257,5 +257,10 @@ def sweep(config_path: str, overrides: dict | None = None) -> dict:
 def run_sweep(config_path: str, overrides: dict | None = None) -> dict:
     """Read the sweep section first so the flow runs on the configured task runner."""
     config = load_config(config_path, overrides, schema=SweepConfig)
+    if config.modality != "tabular":
+        raise StepstoneError(
+            f"stepstone sweep compares arms on tabular scenarios only (this one is "
+            f"{config.modality}); run each method with `stepstone run` and adaptation.method."
+        )
     expand_arms(config)  # bad grids fail before any Prefect or MLflow work
     return sweep.with_options(task_runner=task_runner(config.sweep))(config_path, overrides)

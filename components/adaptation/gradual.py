@@ -38,9 +38,9 @@ class GradualSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    drop_fraction: float = 0.1
+    drop_fraction: float = Field(0.1, ge=0, lt=1)
     neighbours: int = Field(0, ge=0)
-    target_weight: float = 0.5
+    target_weight: float = Field(0.5, ge=0, le=1)
     use_pool_labels: bool = False
     train: TrainSpec = Field(default_factory=lambda: TrainSpec(epochs=5, lr=1e-3))
 
@@ -157,14 +157,15 @@ def jittered_paths(
     seed: int = 0,
     on_step: StepHook | None = None,
     device: torch.device | None = None,
+    target: Labelled | None = None,
 ) -> list[tuple[nn.Module, list[dict[str, float]]]]:
     """Gradual self-training from `model` along `draws` cuts of the selection's order into
     `selection_spec.chunks` steps (row ids index `pool_x`), each ending on the target, walked
     side by side: at every step each draw's chunk is pseudo-labelled by the mean of all the
     draws' current models, and each draw's student starts from its own teacher. Draw d is cut
     by `jitter_chunks` with seed `seed + d`, so draw 0 is `select()`'s own cut, and one draw
-    is plain gradual self-training along it. Returns each draw's (model, history);
-    `on_step` follows draw 0."""
+    is plain gradual self-training along it. Labelled `target` rows join every step's loss
+    (`spec.target_weight`). Returns each draw's (model, history); `on_step` follows draw 0."""
     cuts = [
         chunk_path(
             jitter_chunks(selection, selection_spec, seed + draw),
@@ -181,7 +182,9 @@ def jittered_paths(
         teachers = list(models)
         for draw, steps in enumerate(cuts):
             data = pseudo_label(teachers, steps[i], spec.drop_fraction, spec.neighbours)
-            models[draw], row = self_train_step(teachers[draw], data, spec, seed + i, None, device)
+            models[draw], row = self_train_step(
+                teachers[draw], data, spec, seed + i, target, device
+            )
             histories[draw].append({"step": float(i), **row})
         if on_step:
             histories[0][-1].update(on_step(i, models[0]))

@@ -22,8 +22,8 @@ class TargetSplit:
 def split_target(
     target: pd.DataFrame, label: str, n_labelled: int, n_unlabelled: int = 0, seed: int = 0
 ) -> TargetSplit:
-    """Stratified, seeded split: `n_labelled` rows for training, `n_unlabelled` whose labels
-    are hidden, and every remaining row as the test set."""
+    """Stratified, seeded split: `n_labelled` rows for training (0 for unsupervised
+    adaptation), `n_unlabelled` whose labels are hidden, and every remaining row as the test set."""
     n_rows = len(target)
     if n_rows == 0:
         raise StepstoneError(
@@ -47,7 +47,7 @@ def split_target(
     counts = target[label].value_counts()
     n_classes = len(counts)
     n_test = n_rows - n_labelled - n_unlabelled
-    if min(n_labelled, n_test) < n_classes or 0 < n_unlabelled < n_classes:
+    if n_test < n_classes or 0 < n_labelled < n_classes or 0 < n_unlabelled < n_classes:
         raise StepstoneError(
             f"a stratified target split needs at least {n_classes} rows in each part, got "
             f"labelled={n_labelled}, unlabelled={n_unlabelled}, test={n_test}; change "
@@ -58,9 +58,12 @@ def split_target(
             f"target label {label!r} needs at least 2 rows of each class to split, got "
             f"{counts.to_dict()}; add labelled target rows of the missing class."
         )
-    labelled, rest = train_test_split(
-        target, train_size=n_labelled, stratify=target[label], random_state=seed
-    )
+    if n_labelled:
+        labelled, rest = train_test_split(
+            target, train_size=n_labelled, stratify=target[label], random_state=seed
+        )
+    else:  # unsupervised adaptation: no labelled target rows
+        labelled, rest = target.iloc[:0], target
     if n_unlabelled:
         unlabelled, test = train_test_split(
             rest, train_size=n_unlabelled, stratify=rest[label], random_state=seed

@@ -33,3 +33,15 @@ class LeNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+    def init_args(self) -> dict:
+        """Constructor arguments, so a checkpoint can rebuild the network."""
+        return {
+            "n_classes": self.n_classes,
+            "bottleneck": self.bottleneck_dim,
+            "dropout": self.dropout,
+        }
+
+    @classmethod
+    def from_init_args(cls, args: dict) -> LeNet:
+        return cls(**args)

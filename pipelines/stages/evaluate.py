@@ -6,52 +6,52 @@ import time
 
 import mlflow
 import numpy as np
-import pandas as pd
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from components.data.preprocess import encode_labels
 from components.evaluation import (
-    binary_metrics,
-    bootstrap_ci,
     comparison_table,
     gain_lift_figure,
     roc_figure,
     to_markdown,
 )
-from components.evaluation.baselines import baseline_scores
 from components.models import checkpoint
 from pipelines.config import PipelineConfig
 from pipelines.stages.workspace import read_splits
 from pipelines.tracking import stage_run
 
-SHOWN = [
-    "auc",
-    "auc_lo",
-    "auc_hi",
-    "pr_auc",
-    "log_loss",
-    "lift_top10",
-    "response_top10",
-    "lift_top20",
-    "response_top20",
-]
+SHOWN = {
+    "auc": [
+        "auc",
+        "auc_lo",
+        "auc_hi",
+        "pr_auc",
+        "log_loss",
+        "lift_top10",
+        "response_top10",
+        "lift_top20",
+        "response_top20",
+    ],
+    "accuracy": ["accuracy", "accuracy_lo", "accuracy_hi"],
+}
 
 
 def score_arms(
     config: PipelineConfig, workdir: str, source_checkpoint: str, transfer_uri: str
 ) -> dict[str, np.ndarray]:
-    """Test-row scores of the baselines, the source model and the logged transfer model."""
+    """Test-row probabilities of the baselines, the source model and the logged transfer model."""
+    modality = config.modality_impl()
     source, target, test = read_splits(workdir, "source", "target_labelled", "target_test")
-    arms = {"target_only": target, "source_only": source, "pooled": pd.concat([source, target])}
-    scores = baseline_scores(arms, test, config.schema, seed=config.seed)
-    scores["source_model"] = checkpoint.score_rows(*checkpoint.load(source_checkpoint), test)
-    # The transfer arm is scored through the logged pyfunc, exactly as it will be served.
-    scores["transfer"] = (
-        mlflow.pyfunc.load_model(transfer_uri)
-        .predict(test[config.schema.feature_columns])["score"]
-        .to_numpy()
+    scores = (
+        modality.baselines({"source": source, "target": target}, test, config.seed)
+        if len(target)
+        else {}
     )
+    model, encoder = checkpoint.load(source_checkpoint)
+    scores["source_model"] = checkpoint.score_rows(model, encoder, test)
+    # The transfer arm is scored through the logged pyfunc, exactly as it will be served.
+    served = mlflow.pyfunc.load_model(transfer_uri).predict(test[encoder.columns])
+    scores["transfer"] = modality.proba_of(served)
     return scores
 
 
@@ -63,21 +63,22 @@ def evaluate(
     source_checkpoint: str,
     transfer_uri: str,
 ) -> dict:
-    """Log metrics, intervals, ROC and gain/lift charts and the comparison table."""
+    """Log metrics, intervals, charts and the comparison table of every arm on the same
+    target test rows."""
     (test,) = read_splits(workdir, "target_test")
-    y = encode_labels(test, config.schema)
+    modality = config.modality_impl()
+    _, encoder = checkpoint.load(source_checkpoint)
+    y = modality.labels(encoder, test)
     alpha = 1.0 - config.evaluation.ci_level
     with stage_run(parent_run_id, "evaluate") as run:
         mlflow.log_input(
-            mlflow.data.from_pandas(test, name="target_test", targets=config.schema.label.column),
+            mlflow.data.from_pandas(test, name="target_test", targets=modality.label_column),
             context="testing",
         )
         scores = score_arms(config, workdir, source_checkpoint, transfer_uri)
-        metrics = {arm: binary_metrics(y, s) for arm, s in scores.items()}
+        metrics = {arm: modality.metrics(y, s) for arm, s in scores.items()}
         cis = {
-            arm: bootstrap_ci(
-                y, s, n_boot=config.evaluation.bootstrap, alpha=alpha, seed=config.seed
-            )
+            arm: modality.intervals(y, s, config.evaluation.bootstrap, alpha, config.seed)
             for arm, s in scores.items()
         }
         table = comparison_table(metrics, cis)
@@ -89,9 +90,12 @@ def evaluate(
         )
         mlflow.log_table(table.reset_index(), "evaluation/comparison.json")
         mlflow.log_text(to_markdown(table), "evaluation/comparison.md")
-        mlflow.log_figure(roc_figure(y, scores), "evaluation/roc.png")
-        mlflow.log_figure(gain_lift_figure(y, scores), "evaluation/gain_lift.png")
-        shown = table[SHOWN]
+        if modality.metric == "auc":
+            mlflow.log_figure(roc_figure(y, scores), "evaluation/roc.png")
+            mlflow.log_figure(gain_lift_figure(y, scores), "evaluation/gain_lift.png")
+        else:
+            table = table.sort_values("accuracy", ascending=False, kind="stable")
+        shown = table[[c for c in SHOWN[modality.metric] if c in table.columns]]
         create_table_artifact(
             key="stepstone-comparison",
             table=shown.reset_index().round(4).to_dict(orient="records"),

@@ -14,15 +14,13 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from prefect import task
 
-from components.data.preprocess import TabularPreprocessor, encode_labels
 from components.models import checkpoint
 from components.models.loop import fit
-from components.models.tabular_mlp import TabularMLP
-from components.models.training import Labelled, resolve_device, seed_everything
-from pipelines.cache import SourceCachePolicy, frame_digest
+from components.models.training import resolve_device, seed_everything
+from pipelines.cache import SourceCachePolicy, source_digest
 from pipelines.config import PipelineConfig
 from pipelines.packaging import log_scorer
-from pipelines.stages.workspace import read_split
+from pipelines.stages.workspace import labelled_rows, read_split
 from pipelines.tracking import log_history, stage_run
 
 CHECKPOINT_ARTIFACT = "checkpoint/source.pt"
@@ -32,30 +30,27 @@ CHECKPOINT_ARTIFACT = "checkpoint/source.pt"
 def pretrain_source(
     config: PipelineConfig, workdir: str, parent_run_id: str, source_digest: str
 ) -> dict:
-    """Fit preprocessing and the MLP on source rows only (class-balanced); return the MLflow
+    """Fit the input encoder and the network on source rows only (class-balanced); return the MLflow
     run id, the checkpoint's artifact path in that run and the logged model's URI."""
     source = read_split(workdir, "source")
     with stage_run(
         parent_run_id, "pretrain_source", {"source_digest": source_digest}, system_metrics=True
     ) as run:
+        modality = config.modality_impl()
         mlflow.log_input(
-            mlflow.data.from_pandas(source, name="source", targets=config.schema.label.column),
+            mlflow.data.from_pandas(source, name="source", targets=modality.label_column),
             context="training",
         )
         mlflow.log_params({"model": config.model.model_dump_json(), **config.pretrain.model_dump()})
-        preprocessor = TabularPreprocessor.fit(source, config.schema)
+        encoder = modality.fit_encoder(source)
         seed_everything(config.seed)  # the initial weights depend on the seed too
-        model = TabularMLP(preprocessor.cardinalities, len(preprocessor.means), config.model)
-        data = Labelled.of(
-            preprocessor.transform(source), encode_labels(source, config.schema), balance=True
-        )
+        model = modality.build_model(encoder, config.seed)
+        data = labelled_rows(modality, encoder, source)
         history = fit(
             model, data, config.pretrain, seed=config.seed, device=resolve_device(config.device)
         )
         log_history(history, "pretrain")
-        path = checkpoint.save(
-            Path(workdir) / Path(CHECKPOINT_ARTIFACT).name, model.cpu(), preprocessor
-        )
+        path = checkpoint.save(Path(workdir) / Path(CHECKPOINT_ARTIFACT).name, model.cpu(), encoder)
         mlflow.log_artifact(str(path), str(Path(CHECKPOINT_ARTIFACT).parent))
         info = log_scorer(path, source)
         return {
@@ -87,7 +82,7 @@ def source_model(config: PipelineConfig, workdir: str, parent_run_id: str) -> di
     checkpoint; a cache entry whose MLflow run no longer exists is retrained.
 
     Returns the task result plus `checkpoint` (a local path) and `cached` (bool)."""
-    digest = frame_digest(read_split(workdir, "source"))
+    digest = source_digest(config, read_split(workdir, "source"))
     state = pretrain_source(config, workdir, parent_run_id, digest, return_state=True)
     source, cached = state.result(), state.name == "Cached"
     local = _usable(source, workdir)

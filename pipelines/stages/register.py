@@ -9,9 +9,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from prefect import task
 
-from components.data.preprocess import encode_labels
 from components.errors import StepstoneError
-from components.evaluation import binary_metrics
+from components.models import checkpoint
 from pipelines.config import PipelineConfig
 from pipelines.stages.workspace import read_split
 from pipelines.tracking import stage_run
@@ -34,16 +33,18 @@ def champion_output(client: MlflowClient, name: str, inputs) -> tuple[str | None
         ) from exc
 
 
-def champion_auc(
-    client: MlflowClient, name: str, config: PipelineConfig, workdir: str
+def champion_score(
+    client: MlflowClient, name: str, config: PipelineConfig, workdir: str, checkpoint_path: str
 ) -> tuple[str | None, float | None]:
-    """The current champion's version and its AUC on this run's test rows (None if no champion)."""
+    """The current champion's version and its headline metric on this run's test rows
+    (None, None if there is no champion)."""
     test = read_split(workdir, "target_test")
-    version, output = champion_output(client, name, test[config.schema.feature_columns])
+    modality, (_, encoder) = config.modality_impl(), checkpoint.load(checkpoint_path)
+    version, output = champion_output(client, name, test[encoder.columns])
     if version is None:
         return None, None
-    scores = output["score"].to_numpy()
-    return version, binary_metrics(encode_labels(test, config.schema), scores)["auc"]
+    y = modality.labels(encoder, test)
+    return version, modality.metrics(y, modality.proba_of(output))[modality.metric]
 
 
 def decide(
@@ -111,25 +112,35 @@ def register(
     evaluation: dict,
     lineage_tags: dict[str, str],
 ) -> dict:
-    """Register source and adapted models with lineage tags; move aliases; log the decision."""
+    """Register source and adapted models with lineage tags; move aliases; log the decision.
+    The first version must beat the target-only baseline (or, without labelled target
+    rows, the source model) on the scenario's headline metric."""
     client = MlflowClient()
-    name = config.registry.model_name
+    name, metric = config.registry.model_name, config.modality_impl().metric
     metrics = evaluation["metrics"]
+    bar = "target_only" if "target_only" in metrics else "source_model"
     with stage_run(parent_run_id, "register"):
-        champion_version, champion = champion_auc(client, name, config, workdir)
+        champion_version, champion = champion_score(
+            client, name, config, workdir, adapted["checkpoint"]
+        )
+        challenger = metrics["transfer"][metric]
         promote, reason = decide(
-            metrics["transfer"]["auc"], metrics["target_only"]["auc"], champion
+            challenger,
+            metrics[bar][metric],
+            champion,
+            "AUC" if metric == "auc" else metric,
+            bar.replace("_", "-"),
         )
         decision = {
             "promoted": promote,
             "reason": reason,
-            "challenger_auc": metrics["transfer"]["auc"],
-            "target_only_auc": metrics["target_only"]["auc"],
+            f"challenger_{metric}": challenger,
+            f"{bar}_{metric}": metrics[bar][metric],
             "previous_champion_version": champion_version,
-            "previous_champion_auc": champion,
+            f"previous_champion_{metric}": champion,
         }
         mlflow.log_metrics(
-            {k: v for k, v in decision.items() if k.endswith("_auc") and v is not None}
+            {k: v for k, v in decision.items() if k.endswith(f"_{metric}") and v is not None}
         )
         return publish(
             client, name, source, adapted["model_uri"], lineage_tags, decision, parent_run_id

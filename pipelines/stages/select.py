@@ -10,29 +10,33 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 from prefect import task
 
-from components.data.preprocess import encode_labels
 from components.evaluation import score_histogram
+from components.modality import Encoder
 from components.models import checkpoint
 from components.models.training import embed
 from components.selection import SideInfo, select
 from components.selection import report as selection_report
 from pipelines.config import PipelineConfig
+from pipelines.stages.validate import has_labels
 from pipelines.stages.workspace import read_splits
 from pipelines.tracking import stage_run
 
 
-def side_info(config: PipelineConfig, source, pool, target) -> SideInfo:
+def side_info(config: PipelineConfig, encoder: Encoder, source, pool, target) -> SideInfo:
     """Labels of the labelled rows (when selection.use_labels) and the pool's true positions
     (when selection.truth names a pool column)."""
     truth = config.selection.truth  # the validate stage checked the pool has it
     positions = pool[truth].to_numpy(dtype=float) if truth else None
     if not config.selection.use_labels:
         return SideInfo(positions=positions)
+    modality = config.modality_impl()
 
     def labels(rows: pd.DataFrame) -> np.ndarray | None:
-        if config.schema.label.column not in rows.columns:
+        if len(rows) == 0 or not has_labels(rows, modality.label_column):
             return None
-        return encode_labels(rows, config.schema).astype(np.int64)
+        if rows[modality.label_column].isna().any():
+            return None
+        return modality.labels(encoder, rows).astype(np.int64)
 
     return SideInfo(labels(source), labels(pool), labels(target), positions)
 
@@ -74,18 +78,22 @@ def log_after_adaptation(
 def select_intermediate(
     config: PipelineConfig, workdir: str, parent_run_id: str, source_checkpoint: str
 ) -> dict:
-    """Score the pool in the source model's feature space; log and save the Selection table."""
-    model, preprocessor = checkpoint.load(source_checkpoint)
-    source, pool, target = read_splits(workdir, "source", "intermediate", "target_labelled")
+    """Score the pool in the source model's feature space against the target's labelled and
+    unlabelled rows (never its test rows); log and save the Selection table."""
+    model, encoder = checkpoint.load(source_checkpoint)
+    source, pool, labelled, unlabelled = read_splits(
+        workdir, "source", "intermediate", "target_labelled", "target_unlabelled"
+    )
+    target = pd.concat([labelled, unlabelled], ignore_index=True)  # never the test rows
     with stage_run(parent_run_id, "select_intermediate") as run:
         mlflow.log_params({f"selection_{k}": v for k, v in config.selection.model_dump().items()})
-        features = [embed(model, preprocessor.transform(rows)) for rows in (source, pool, target)]
+        features = [embed(model, encoder.transform(rows)) for rows in (source, pool, target)]
         selection = select(
             *features,
             pool["row_id"].to_numpy(),
             config.selection,
             seed=config.seed,
-            side=side_info(config, source, pool, target),
+            side=side_info(config, encoder, source, pool, labelled),
         )
         table = selection.table
         path = Path(workdir) / "selection.parquet"

@@ -1,19 +1,40 @@
-"""The non-direct adaptation paths of stage 4 (transit.path = gradual | progressive | joint)
-for tabular scenarios: build each path's inputs from the splits and the Selection."""
+"""The non-direct adaptation paths of stage 4 (transit.path = gradual | progressive | joint),
+for every modality: build each path's inputs from the splits and the Selection."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from components.adaptation.gradual import gradual_self_train, progressive_self_train
+from components.adaptation.gradual import (
+    StepHook,
+    gradual_self_train,
+    jittered_paths,
+    progressive_self_train,
+)
 from components.adaptation.joint import joint_train
-from components.data.preprocess import TabularPreprocessor, encode_labels
-from components.evaluation import binary_metrics
-from components.models.training import Inputs, Labelled, concat, predict_proba
+from components.modality import Encoder, Modality
+from components.models.ensemble import Ensemble
+from components.models.training import Inputs, Labelled, concat
+from components.selection import Selection
 from pipelines.config import PipelineConfig
-from pipelines.stages.workspace import read_split
+from pipelines.stages.workspace import labelled_rows
+
+
+@dataclass(frozen=True)
+class PathData:
+    """What a path walks over: labelled source and target rows (the target's may be empty),
+    the selected pool rows in the selector's order (`ordered_pool`), the unlabelled target."""
+
+    source: Labelled
+    pool: pd.DataFrame
+    pool_labelled: bool
+    target: Labelled
+    unlabelled: Inputs | None
 
 
 def ordered_pool(pool: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
@@ -25,43 +46,38 @@ def ordered_pool(pool: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
 def transit_adapt(
     config: PipelineConfig,
     model: nn.Module,
-    preprocessor: TabularPreprocessor,
-    *,
-    source: Labelled,
-    pool: pd.DataFrame,
-    target: Labelled,
-    unlabelled: Inputs | None,
-    workdir: str,
+    modality: Modality,
+    encoder: Encoder,
+    data: PathData,
+    on_step: StepHook,
     device: torch.device,
 ) -> tuple[nn.Module, list[dict[str, float]]]:
-    """Adapt `model` along config.transit.path from the labelled source and target rows, the
-    selected pool rows in order (`ordered_pool`) and the unlabelled target inputs; history has
-    one row per step (gradual) or epoch (joint), with the step's AUC on the target test rows
-    (read here) as a diagnostic only."""
-    test = read_split(workdir, "target_test")
-    schema, transit, label = config.schema, config.transit, config.schema.label.column
-    pool_labelled = label in pool.columns and transit.gradual.use_pool_labels
-    test_x, test_y = preprocessor.transform(test), encode_labels(test, schema)
+    """Adapt `model` along config.transit.path; history has one row per step (gradual) or
+    epoch (joint), with `on_step`'s diagnostics."""
+    transit, pool = config.transit, data.pool
+    target = data.target if len(data.target) else None
+    ends = [data.target.x] if target is not None else []
+    if data.unlabelled is not None:
+        ends.append(data.unlabelled)
+    target_x = concat(ends)  # every non-test target input
+    last = data.unlabelled if data.unlabelled is not None else target_x  # the final step
 
-    def on_step(step: int, m: nn.Module) -> dict[str, float]:
-        return {"test_auc": binary_metrics(test_y, predict_proba(m, test_x))["auc"]}
+    def step(rows: pd.DataFrame, use_labels: bool) -> Inputs | Labelled:
+        if use_labels and data.pool_labelled:
+            return labelled_rows(modality, encoder, rows)
+        return encoder.transform(rows)
 
     if transit.path == "joint":
-        pool_x = preprocessor.transform(pool)
-        pool_data = (
-            Labelled.of(pool_x, encode_labels(pool, schema), balance=True)
-            if label in pool.columns and transit.joint.use_pool_labels
-            else pool_x
-        )
+        pool_data = step(pool, transit.joint.use_pool_labels) if len(pool) else None
         return joint_train(
-            model, source, pool_data, target, transit.joint, config.seed, device=device
+            model, data.source, pool_data, target, transit.joint, config.seed, device=device
         )
     if transit.path == "progressive":
         return progressive_self_train(
             model,
-            source.x,
-            preprocessor.transform(pool),
-            concat([target.x] if unlabelled is None else [target.x, unlabelled]),
+            data.source.x,
+            encoder.transform(pool),
+            target_x,
             config.selection.chunks,
             transit.gradual,
             config.seed,
@@ -69,22 +85,30 @@ def transit_adapt(
             on_step=on_step,
             device=device,
         )
-    steps = []
-    for _, rows in pool.groupby("chunk", sort=True):
-        x = preprocessor.transform(rows)
-        steps.append(
-            Labelled.of(x, encode_labels(rows, schema), balance=True) if pool_labelled else x
+    if transit.draws > 1:
+        positions = pd.Series(np.arange(len(pool)), index=pool["row_id"])
+        table = pool[["row_id", "score", "order", "chunk"]].assign(selected=True)
+        paths = jittered_paths(
+            model,
+            Selection(table.assign(row_id=positions[table["row_id"]].to_numpy())),
+            config.selection,
+            encoder.transform(pool),
+            last,
+            transit.draws,
+            transit.gradual,
+            config.seed,
+            on_step=on_step,
+            device=device,
+            target=target,
         )
-    if unlabelled is not None:
-        steps.append(unlabelled)
+        return Ensemble([m for m, _ in paths]), paths[0][1]
+    steps = [
+        step(rows, transit.gradual.use_pool_labels) for _, rows in pool.groupby("chunk", sort=True)
+    ]
+    if data.unlabelled is not None:
+        steps.append(last)
     return gradual_self_train(
-        model,
-        steps,
-        transit.gradual,
-        config.seed,
-        target=target,
-        on_step=on_step,
-        device=device,
+        model, steps, transit.gradual, config.seed, target=target, on_step=on_step, device=device
     )
 
 

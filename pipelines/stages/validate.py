@@ -6,12 +6,13 @@ import mlflow
 import pandas as pd
 from prefect import task
 
+from components.data.leakage import duplicate_rows
 from components.errors import StepstoneError
+from components.modality import CheckPlan
 from components.validation import (
     DomainValidation,
     drift_report,
     render_markdown,
-    validate_domain,
     validation_summary,
 )
 from pipelines.config import PipelineConfig
@@ -21,52 +22,66 @@ from pipelines.tracking import stage_run
 
 quiet_libraries()  # after importing GX, which raises one of its loggers to INFO
 
-CHECKED = ("source", "intermediate", "target_labelled", "target_test")
+CHECKED = ("source", "intermediate", "target_labelled", "target_unlabelled", "target_test")
+
+
+def has_labels(rows: pd.DataFrame, label: str) -> bool:
+    """A split counts as labelled when its label column exists and holds any value."""
+    return label in rows.columns and bool(rows[label].notna().any())
+
+
+def check_plans(config: PipelineConfig, splits: dict[str, pd.DataFrame]) -> list[CheckPlan]:
+    """What each split must satisfy: labels and several classes where training or testing
+    needs them, row minimums, and the pool's truth column when selection.truth names one."""
+    label, minimum = config.modality_impl().label_column, config.validation.min_rows
+    truth = config.selection.truth
+    plans = [
+        CheckPlan("source", labelled=True, min_rows=minimum, several_classes=True),
+        CheckPlan(
+            "intermediate",
+            labelled=has_labels(splits["intermediate"], label),
+            min_rows=max(minimum, config.selection.chunks),
+            required={truth: "selection.truth"} if truth else None,
+        ),
+        CheckPlan("target_test", labelled=True, several_classes=True),
+    ]
+    if config.target.labelled:
+        plans.insert(
+            2,
+            CheckPlan(
+                "target_labelled",
+                labelled=True,
+                min_rows=config.target.min_labelled,
+                several_classes=True,
+            ),
+        )
+    if config.target.unlabelled:
+        plans.insert(-1, CheckPlan("target_unlabelled", labelled=False))
+    return plans
 
 
 def validate_splits(
     config: PipelineConfig, splits: dict[str, pd.DataFrame]
 ) -> tuple[list[DomainValidation], pd.DataFrame]:
-    """One GX suite per split (labels, both classes and row minimums where they matter) and
-    the drift of the intermediate pool and the labelled target against the source."""
-    schema, label, minimum = config.schema, config.schema.label.column, config.validation.min_rows
-    results = [
-        validate_domain(
-            splits["source"],
-            schema,
-            "source",
-            labelled=True,
-            min_rows=minimum,
-            require_both_classes=True,
-        ),
-        validate_domain(
-            splits["intermediate"],
-            schema,
-            "intermediate",
-            labelled=label in splits["intermediate"].columns,
-            min_rows=max(minimum, config.selection.chunks),
-            required={config.selection.truth: "selection.truth"}
-            if config.selection.truth
-            else None,
-        ),
-        validate_domain(
-            splits["target_labelled"],
-            schema,
-            "target_labelled",
-            labelled=True,
-            min_rows=config.target.min_labelled,
-            require_both_classes=True,
-        ),
-        validate_domain(
-            splits["target_test"], schema, "target_test", labelled=True, require_both_classes=True
-        ),
-    ]
+    """One GX suite per split, and (tables) the drift of the intermediate pool and the
+    target against the source (column statistics: none for images)."""
+    modality = config.modality_impl()
+    results = [modality.validate(splits[plan.name], plan) for plan in check_plans(config, splits)]
+    if config.modality != "tabular":
+        return results, pd.DataFrame()
+    target = pd.concat([splits["target_labelled"], splits["target_unlabelled"]])
     drift = drift_report(
-        splits["source"],
-        {"intermediate": splits["intermediate"], "target": splits["target_labelled"]},
-        schema,
+        splits["source"], {"intermediate": splits["intermediate"], "target": target}, config.schema
     )
     return results, drift
+
+
+def test_duplicates(config: PipelineConfig, splits: dict[str, pd.DataFrame]) -> dict[str, int]:
+    """How many target test rows have an exact copy (on the model's columns) in each training
+    split: a leak to know about (`data.drop_test_duplicates: true` drops them)."""
+    training = {k: v for k, v in splits.items() if k != "target_test" and len(v)}
+    columns = config.modality_impl().feature_columns
+    return duplicate_rows(training, splits["target_test"], columns)
 
 
 def failure_message(results: list[DomainValidation]) -> str:
@@ -76,7 +91,8 @@ def failure_message(results: list[DomainValidation]) -> str:
 
 @task(name="validate")
 def validate(config: PipelineConfig, workdir: str, parent_run_id: str) -> dict:
-    """Validate every split; log the JSON and markdown report; stop the flow on failure."""
+    """Validate every split; log the JSON and markdown report; stop the flow on failure
+    (then the images are decoded by the stages after it, each file checked as it is read)."""
     splits = {name: read_split(workdir, name) for name in CHECKED}
     with stage_run(parent_run_id, "validate"):
         results, drift = validate_splits(config, splits)
@@ -86,9 +102,16 @@ def validate(config: PipelineConfig, workdir: str, parent_run_id: str) -> dict:
             {r.domain: r.to_dict(include_raw=True) for r in results}, "validation/gx_results.json"
         )
         mlflow.log_text(render_markdown(results, drift), "validation/report.md")
-        mlflow.log_table(drift, "validation/drift.json")
+        if not drift.empty:
+            mlflow.log_table(drift, "validation/drift.json")
         mlflow.log_metrics({f"rows_{r.domain}": r.rows for r in results})
+        copies = test_duplicates(config, splits)
+        mlflow.log_metrics({f"test_rows_copied_in_{name}": n for name, n in copies.items()})
         mlflow.set_tag("validation_success", str(summary["success"]).lower())
         if not summary["success"]:
             raise StepstoneError(failure_message(results))
-    return {"success": True, "drifted_columns": summary["drifted_columns"]}
+    return {
+        "success": True,
+        "drifted_columns": summary["drifted_columns"],
+        "test_rows_copied": copies,
+    }

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from components.modality import Encoder, Modality
+from components.models.training import Labelled
+
 SPLITS = ("source", "intermediate", "target_labelled", "target_unlabelled", "target_test")
 
 
@@ -21,3 +24,8 @@ def read_split(workdir: str, name: str) -> pd.DataFrame:
 
 def read_splits(workdir: str, *names: str) -> list[pd.DataFrame]:
     return [read_split(workdir, n) for n in names]
+
+
+def labelled_rows(modality: Modality, encoder: Encoder, rows: pd.DataFrame) -> Labelled:
+    """Encoded rows with their labels, class-balanced."""
+    return Labelled.of(encoder.transform(rows), modality.labels(encoder, rows), balance=True)

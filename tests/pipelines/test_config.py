@@ -42,27 +42,61 @@ def test_a_relative_base_is_read_beside_the_variant_and_must_exist(tmp_path):
         load_config(tmp_path / "broken.yaml")
 
 
-def test_an_image_scenario_refuses_a_path_that_needs_target_labels(tmp_path):
+def test_an_unsupervised_scenario_refuses_a_method_that_needs_target_labels(tmp_path):
     variant = tmp_path / "images.yaml"
-    variant.write_text(f"base: {CONFIGS / 'digits_demo.yaml'}\ntransit: {{path: direct}}\n")
-    with pytest.raises(StepstoneError, match="'direct' needs labelled target rows.*'gradual'"):
+    variant.write_text(
+        f"base: {CONFIGS / 'digits_demo.yaml'}\n"
+        "transit: {path: direct}\nadaptation: {method: finetune}\n"
+    )
+    with pytest.raises(StepstoneError, match="'finetune' needs labelled target rows.*'dann'"):
+        load_config(variant)
+    variant.write_text(
+        f"base: {CONFIGS / 'digits_demo.yaml'}\n"
+        "transit: {path: direct}\nadaptation: {method: dann}\n"
+    )
+    assert load_config(variant).adaptation.method == "dann"  # direct DANN needs no labels
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("model: {kind: mlp}", "model.kind 'mlp' is not a image network.*small_cnn"),
+        ("model: {kind: vit}", "model.kind 'vit' is not a image network"),
+        (
+            "data: {schema: {label: {column: y, positive: 1, negative: 0}}}",
+            "data.schema: unknown key",
+        ),
+        ("images: {dataset: digits}", "images: unknown key"),
+        (
+            "model: {kind: torchvision, weights: /no/such.pth}",
+            "model.weights: Value error, weights file",
+        ),
+    ],
+)
+def test_an_image_config_names_the_key_that_does_not_belong(tmp_path, extra, message):
+    variant = tmp_path / "images.yaml"
+    variant.write_text(f"base: {CONFIGS / 'digits_demo.yaml'}\n{extra}\n")
+    with pytest.raises(StepstoneError, match=message):
         load_config(variant)
 
 
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ("transit: {draws: 2}", "needs selection.jitter > 0.*or transit.draws: 1"),
+        ("transit: {draws: 2, path: gradual}", "needs selection.jitter > 0.*or transit.draws: 1"),
         ("transit: {draws: 2, path: progressive}\nselection: {jitter: 0.3}", "path: gradual"),
         ("transit: {draws: 0}", "transit.draws: Input should be greater than or equal to 1"),
     ],
 )
-def test_transit_draws_need_a_jittered_gradual_image_path(tmp_path, extra, message):
-    variant = tmp_path / "draws.yaml"
-    variant.write_text(f"base: {CONFIGS / 'digits_demo.yaml'}\n{extra}\n")
-    with pytest.raises(StepstoneError, match=message):
-        load_config(variant)
+def test_transit_draws_need_a_jittered_gradual_path(tmp_path, extra, message):
+    for base in ("digits_demo.yaml", "loan_marketing.yaml"):
+        variant = tmp_path / "draws.yaml"
+        variant.write_text(f"base: {CONFIGS / base}\n{extra}\n")
+        with pytest.raises(StepstoneError, match=message):
+            load_config(variant)
     table = tmp_path / "table.yaml"
-    table.write_text(f"base: {CONFIGS / 'loan_marketing.yaml'}\ntransit: {{draws: 3}}\n")
-    with pytest.raises(StepstoneError, match="supported for image scenarios"):
-        load_config(table)
+    table.write_text(
+        f"base: {CONFIGS / 'loan_marketing.yaml'}\n"
+        "transit: {draws: 3, path: gradual}\nselection: {jitter: 0.2}\n"
+    )
+    assert load_config(table).transit.draws == 3  # tables walk jittered draws too

@@ -1,89 +1,207 @@
-"""The image branch end to end on the bundled rotated digits: gradual adaptation along the
-discriminator's order, selection reports against the hidden angles, an image pyfunc."""
+"""Images as a user brings them: PNG files and a manifest (DVC-tracked), or one folder per
+class per domain, run through the same stages as a table; the champion scores raw images
+in Python, through `stepstone score` and over HTTP from `mlflow models serve`."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import sys
+import urllib.request
 
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from components.data.images import rotated_digits
-from components.models.cnn import CNNEnsemble
+from components.models.ensemble import Ensemble
 from components.models.training import predict_proba
 from pipelines.cli import main
-from pipelines.config import REPO_ROOT, merge
-from tests.pipelines.conftest import STAGES, stage_runs
+from tests.pipelines.conftest import STAGES, dvc, git, stage_runs
+from tests.pipelines.servers import clean_env, free_port, started
+from tests.pipelines.user_images import image_config, write_user_images
 
 
-def run_digits(tmp_path, **changes) -> dict:
-    """The digits demo, shortened (3 chunks, few epochs), with `changes` per section; returns
-    the run's summary (`changes` merged key by key, as a config's `base:`)."""
-    raw = yaml.safe_load((REPO_ROOT / "configs" / "digits_demo.yaml").read_text())
-    raw["pretrain"]["epochs"] = 5
-    raw["selection"]["chunks"] = 3
-    raw["transit"]["gradual"]["train"]["epochs"] = 2
-    raw["registry"]["model_name"] = "stepstone-digits-test"
-    raw = merge(raw, changes)
-    config = tmp_path / "digits.yaml"
+def run(tmp_path, raw: dict, code: int = 0) -> dict | None:
+    config = tmp_path / f"{raw['name']}.yaml"
     config.write_text(yaml.safe_dump(raw))
-    out = tmp_path / "summary.json"
-    assert main(["run", "--config", str(config), "--summary-json", str(out)]) == 0
-    return json.loads(out.read_text())
+    out = tmp_path / f"{raw['name']}-summary.json"
+    assert main(["run", "--config", str(config), "--summary-json", str(out)]) == code
+    return json.loads(out.read_text()) if code == 0 else None
 
 
-def test_digits_demo_runs_and_serves_images(prefect_server, mlflow_store, tmp_path):
-    summary = run_digits(tmp_path)
+@pytest.fixture(scope="module")
+def user_repo(tmp_path_factory):
+    """A git + DVC repository whose images/ folder and manifest are `dvc add`ed."""
+    root = tmp_path_factory.mktemp("user-images")
+    git(root, "init", "-q")
+    dvc(root, "init", "-q")
+    dvc(root, "config", "core.analytics", "false")
+    write_user_images(root / "photos")
+    dvc(root, "add", "-q", "photos")
+    return root
+
+
+@pytest.fixture(scope="module")
+def image_run(prefect_server, mlflow_store, user_repo, tmp_path_factory) -> dict:
+    raw = image_config(user_repo / "photos" / "manifest.csv")
+    return run(tmp_path_factory.mktemp("image-run"), raw)
+
+
+def test_user_images_run_end_to_end_and_the_champion_scores_raw_images(image_run, user_repo):
+    summary = image_run
     assert set(summary["metrics"]) == {"source_model", "transfer"}
+    assert summary["registered_model"]["aliases"] in (
+        ["champion", "challenger"],
+        ["challenger", "champion"],
+        ["challenger"],
+    )
     client = MlflowClient()
-    stages = stage_runs(client, client.get_run(summary["parent_run_id"]))
+    parent = client.get_run(summary["parent_run_id"])
+    assert parent.data.tags["modality"] == "image"
+    assert parent.data.tags["dvc_md5"].endswith(".dir")  # the image folder's DVC record
+    stages = stage_runs(client, parent)
     assert STAGES <= set(stages)
-    selection = stages["select_intermediate"]
-    assert "order_spearman_with_truth" in selection.data.metrics
-    artifacts = {a.path for a in client.list_artifacts(selection.info.run_id, "selection")}
-    assert {"selection/embedding_after.png", "selection/adapt_gradual_steps.json"} <= artifacts
-    steps = client.get_metric_history(stages["adapt_target"].info.run_id, "transit_test_accuracy")
-    assert len(steps) == 4  # three pool chunks, then the target
-    images = rotated_digits().test_x[:4]
-    served = mlflow.pyfunc.load_model(summary["model_uri"]).predict(images)
-    assert list(served.columns) == ["label", "probability"] and len(served) == 4
-    assert served["label"].between(0, 9).all() and np.all(served["probability"] <= 1.0)
+    assert stages["validate"].data.tags["validation_success"] == "true"
+    version = client.get_model_version(
+        "stepstone-user-images", summary["registered_model"]["version"]
+    )
+    assert version.tags["dvc_md5"] == parent.data.tags["dvc_md5"]
+    manifest = pd.read_csv(user_repo / "photos" / "manifest.csv")
+    south = manifest[manifest["site"] == "south"].head(8)
+    paths = south["path"].map(lambda p: str(user_repo / "photos" / p))
+    served = mlflow.pyfunc.load_model(summary["model_uri"]).predict(pd.DataFrame({"path": paths}))
+    assert list(served.columns) == ["label", "probability"] and len(served) == 8
+    assert set(served["label"]) <= {"0", "1"} and served["probability"].between(0.5, 1.0).all()
+    assert summary["metrics"]["transfer"]["accuracy"] > 0.6
 
 
-def test_draws_average_the_jittered_paths_into_one_served_model(
-    prefect_server, mlflow_store, tmp_path
+def test_stepstone_score_ranks_a_folder_and_a_manifest_of_images(image_run, user_repo, tmp_path):
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    for name in sorted((user_repo / "photos" / "images").glob("south_*.png"))[:5]:
+        shutil.copy(name, folder / name.name)
+    out = tmp_path / "scored.csv"
+    uri = "models:/stepstone-user-images@challenger"
+    assert main(["score", "--model", uri, "--input", str(folder), "--output", str(out)]) == 0
+    scored = pd.read_csv(out)
+    assert len(scored) == 5 and {"path", "label", "probability", "rank"} <= set(scored.columns)
+    assert scored["probability"].is_monotonic_decreasing
+    manifest = user_repo / "photos" / "manifest.csv"
+    assert main(["score", "--model", uri, "--input", str(manifest), "--output", str(out)]) == 0
+    assert len(pd.read_csv(out)) == 560
+
+
+def test_mlflow_models_serve_answers_an_http_request_with_image_paths(
+    image_run, user_repo, mlflow_store, tmp_path
 ):
-    transit = {"draws": 2, "gradual": {"neighbours": 5}}
-    summary = run_digits(tmp_path, selection={"jitter": 0.3}, transit=transit)
-    client = MlflowClient()
-    adapt = stage_runs(client, client.get_run(summary["parent_run_id"]))["adapt_target"]
-    assert adapt.data.params["transit_draws"] == "2"
-    assert adapt.data.params["neighbours"] == "5" and "'epochs': 2" in adapt.data.params["train"]
-    draws = client.get_metric_history(adapt.info.run_id, "draw_test_accuracy")
-    assert [m.step for m in draws] == [0, 1]
-    # the first draw's steps are the transit history: three pool chunks, then the target
-    assert len(client.get_metric_history(adapt.info.run_id, "transit_test_accuracy")) == 4
+    port = free_port()
+    cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m",
+           "models:/stepstone-user-images@challenger", "--env-manager", "local",
+           "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    env = clean_env(MLFLOW_TRACKING_URI=mlflow_store)
+    files = sorted(str(p) for p in (user_repo / "photos" / "images").glob("south_*.png"))[:3]
+    with started(cmd, env, tmp_path / "serve.log", f"http://127.0.0.1:{port}/ping", timeout=90):
+        body = {"dataframe_split": {"columns": ["path"], "data": [[f] for f in files]}}
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            json.dumps(body).encode(),
+            {"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            predictions = json.loads(response.read())["predictions"]
+    assert len(predictions) == 3 and all(p["label"] in ("0", "1") for p in predictions)
+
+
+def test_a_folder_per_class_per_domain_runs_with_draws(prefect_server, mlflow_store, tmp_path):
+    """torchvision's ImageFolder layout per domain (the pool's images directly in its domain
+    folder, unlabelled), images of two sizes resized by the transform, and two jittered draws
+    averaged into one served ensemble."""
+    manifest = pd.read_csv(write_user_images(tmp_path / "flat", size=12))
+    write_user_images(tmp_path / "big", per_site={"south": 40}, size=16, seed=1)
+    root = tmp_path / "layout"
+    for source, rows in (
+        (tmp_path / "flat", manifest),
+        (tmp_path / "big", pd.read_csv(tmp_path / "big" / "manifest.csv")),
+    ):
+        for row in rows.itertuples():
+            label = "" if pd.isna(row.label) else ("left" if row.label == 1 else "right")
+            target = root / row.site / label / f"{source.name}_{row.Index}.png"  # pool: no class
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source / row.path, target)
+    raw = image_config(root, name="folders")
+    raw["data"] = {
+        "path": str(root),
+        "domains": {"source": "domain == 'north'", "intermediate": "domain == 'harbour'",
+                    "target": "domain == 'south'"},
+        "label": {"classes": ["left", "right"]},
+        "transform": {"size": [12, 12], "channels": 3},
+    }  # fmt: skip
+    raw["selection"]["jitter"] = 0.3
+    raw["transit"]["draws"] = 2
+    summary = run(tmp_path, raw | {"target": {"labelled": 0, "unlabelled": 60}})
     served = mlflow.pyfunc.load_model(summary["model_uri"])
     model = served.unwrap_python_model().model
-    assert isinstance(model, CNNEnsemble) and len(model.members) == 2
-    data = rotated_digits()
-    mean = np.mean([predict_proba(m, data.test_x) for m in model.members], 0)
-    assert np.allclose(served.predict(data.test_x)["probability"], mean.max(1), atol=1e-6)
-    accuracy = summary["metrics"]["transfer"]["accuracy"]
-    assert accuracy == pytest.approx(float((mean.argmax(1) == data.test_y).mean()))
+    assert isinstance(model, Ensemble) and len(model.members) == 2
+    south = sorted((root / "south").rglob("*.png"))[:4]
+    x = served.unwrap_python_model().preprocessor.transform(pd.DataFrame({"path": map(str, south)}))
+    mean = np.mean([predict_proba(m, x) for m in model.members], 0)
+    out = served.predict(pd.DataFrame({"path": [str(p) for p in south]}))
+    assert np.allclose(out["probability"], mean.max(1), atol=1e-6)
 
 
-def test_image_config_loads_and_a_table_scenario_needs_data(tmp_path):
+BAD = {
+    "missing file": ("missing", "do not exist"),
+    "not an image": ("text", "not"),
+    "label outside the set": ("label", "outside the declared classes"),
+    "empty domain": ("empty", "query"),
+    "sizes differ without resize": ("sizes", "size"),
+    "backbone weights missing": ("weights", "model.weights"),
+    "tabular key in an image config": ("schema", "data.schema: unknown key"),
+}
 
-    from components.errors import StepstoneError
-    from pipelines.config import load_config
 
-    demo = load_config(REPO_ROOT / "configs" / "digits_demo.yaml")
-    assert demo.modality == "image" and demo.data is None and demo.transit.path == "gradual"
-    bare = tmp_path / "bare.yaml"
-    bare.write_text("name: x\n")
-    with pytest.raises(StepstoneError, match="needs a `data` section"):
-        load_config(bare)
+@pytest.mark.parametrize("case", BAD)
+def test_bad_image_input_exits_2_marks_the_run_failed_and_registers_nothing(
+    case, prefect_server, mlflow_store, tmp_path, capsys
+):
+    kind, message = BAD[case]
+    manifest_path = write_user_images(
+        tmp_path / "photos", {"north": 60, "harbour": 30, "south": 70}
+    )
+    manifest = pd.read_csv(manifest_path)
+    name = f"bad-{kind}"
+    raw = image_config(manifest_path, name=name, target={"unlabelled": 20})
+    if kind == "missing":
+        (tmp_path / "photos" / manifest.loc[3, "path"]).unlink()
+    elif kind == "text":
+        (tmp_path / "photos" / manifest.loc[3, "path"]).write_text("not a picture")
+    elif kind == "label":
+        manifest.loc[2, "label"] = 7
+        manifest.to_csv(manifest_path, index=False)
+    elif kind == "empty":
+        raw["data"]["domains"]["target"] = "site == 'nowhere'"
+    elif kind == "sizes":
+        write_user_images(tmp_path / "other", {"south": 1}, size=20)
+        shutil.copy(
+            tmp_path / "other" / "images" / "south_0000.png",
+            tmp_path / "photos" / manifest.loc[3, "path"],
+        )
+    elif kind == "weights":
+        raw["model"] = {
+            "kind": "torchvision",
+            "arch": "resnet18",
+            "weights": str(tmp_path / "nope.pth"),
+        }
+    elif kind == "schema":
+        raw["data"]["schema"] = {"label": {"column": "label", "positive": 1, "negative": 0}}
+    run(tmp_path, raw, code=2)
+    assert message in capsys.readouterr().err
+    client = MlflowClient()
+    failed = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()], "attributes.status = 'FAILED'"
+    )
+    assert any(message in r.data.tags.get("error", "") for r in failed)
+    assert not client.search_registered_models(f"name = 'stepstone-{name}'")

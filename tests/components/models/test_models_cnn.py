@@ -1,5 +1,5 @@
 """Kumar's small CNN: shapes on 28x28 and 8x8 inputs, features/head split, checkpoint args;
-the ensemble that averages several of them, and its checkpoint."""
+the ensemble that averages several of them, and the one checkpoint format with an image encoder."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ import numpy as np
 import pytest
 import torch
 
+from components.data.image_encoding import ImageEncoder
+from components.data.image_files import ImageTransform
 from components.errors import StepstoneError
-from components.models.cnn import CNNEnsemble, CNNSpec, SmallCNN, load, save
+from components.models.checkpoint import load, save
+from components.models.cnn import CNNSpec, SmallCNN
+from components.models.ensemble import Ensemble
 from components.models.loop import fit
 from components.models.training import Labelled, TrainSpec, embed, predict_proba
 
@@ -54,17 +58,35 @@ def test_learns_a_tiny_image_task_and_rebuilds_from_init_args():
 def test_an_ensemble_averages_its_members_probabilities_and_survives_a_checkpoint(tmp_path):
     x, y = tiny_task()
     members = [trained(x, y, epochs, seed) for epochs, seed in ((1, 0), (3, 1), (15, 2))]
-    ensemble = CNNEnsemble(members).eval()
+    ensemble = Ensemble(members).eval()
     mean = np.mean([predict_proba(m.eval(), x) for m in members], 0)
     assert np.allclose(predict_proba(ensemble, x), mean, atol=1e-6)
     assert embed(ensemble, x).shape == (200, 3 * embed(members[0], x).shape[1])
     # the members disagree, so the mean is not any one of them
     assert not any(np.allclose(predict_proba(m, x), mean, atol=1e-3) for m in members)
-    loaded = load(save(tmp_path / "ensemble.pt", ensemble))
-    assert isinstance(loaded, CNNEnsemble) and len(loaded.members) == 3
-    assert loaded.image_shape == (1, 8, 8)
+    encoder = ImageEncoder(ImageTransform(channels=1), [0, 1], (1, 8, 8))
+    loaded, loaded_encoder = load(save(tmp_path / "ensemble.pt", ensemble, encoder))
+    assert isinstance(loaded, Ensemble) and len(loaded.members) == 3
+    assert loaded_encoder == encoder
     assert np.allclose(predict_proba(loaded, x), mean, atol=1e-6)
-    single = load(save(tmp_path / "single.pt", members[2]))
+    single, _ = load(save(tmp_path / "single.pt", members[2], encoder))
     assert isinstance(single, SmallCNN)
     with pytest.raises(StepstoneError, match="at least one member"):
-        CNNEnsemble([])
+        Ensemble([])
+
+
+def test_a_binary_ensemble_averages_probabilities_not_logits():
+    class Fixed(torch.nn.Module):
+        def __init__(self, logit: float):
+            super().__init__()
+            self.logit = torch.nn.Parameter(torch.tensor(logit))
+
+        def features(self, x):
+            return x
+
+        def forward(self, x):
+            return self.logit.expand(len(x))
+
+    ensemble = Ensemble([Fixed(0.0), Fixed(10.0)]).eval()
+    p = predict_proba(ensemble, np.zeros((2, 1), dtype=np.float32))
+    assert np.allclose(p, (0.5 + 1 / (1 + np.exp(-10))) / 2, atol=1e-5)

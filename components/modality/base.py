@@ -1,0 +1,122 @@
+"""The modality interface: everything that differs between tables, images and texts. The
+stages, selectors, adaptation methods, transit paths, evaluation and registration are
+written once against it; a new kind of data is one more implementation.
+
+Rows are always a table (pandas), one row per example with a stable `row_id`: the user's
+CSV for tables, a manifest of image files for images. An `Encoder` (fitted on the source
+rows, saved in the checkpoint) turns rows into network inputs."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, field_validator
+from torch import nn
+
+from components.models.training import Inputs
+from components.validation.suites import DomainValidation
+
+DOMAINS = ("source", "intermediate", "target")
+
+
+class Encoder(Protocol):
+    """Fitted input encoding: rows -> network inputs; plain-JSON state for the checkpoint."""
+
+    @property
+    def columns(self) -> list[str]: ...
+
+    def transform(self, rows: pd.DataFrame) -> Inputs: ...
+
+    def to_dict(self) -> dict: ...
+
+
+@dataclass(frozen=True)
+class CheckPlan:
+    """What the validation of one split asks for beyond the modality's own expectations."""
+
+    name: str
+    labelled: bool
+    min_rows: int = 1
+    several_classes: bool = False
+    required: dict[str, str] | None = None  # column -> the config key that names it
+
+
+class Modality(ABC):
+    """One kind of data. `metric` is the headline metric that model choice and promotion use."""
+
+    kind: str
+    metric: str
+
+    @property
+    @abstractmethod
+    def label_column(self) -> str: ...
+
+    @property
+    @abstractmethod
+    def feature_columns(self) -> list[str]:
+        """The columns a model sees: two rows equal on them are the same example."""
+
+    @abstractmethod
+    def read(self, path: Path) -> pd.DataFrame:
+        """All rows of the user's data (a table, a manifest), with a `row_id` column."""
+
+    def digest_files(self, rows: pd.DataFrame) -> list[Path]:
+        """Files besides the data path whose bytes identify the data version (none for tables)."""
+        return []
+
+    @abstractmethod
+    def validate(self, rows: pd.DataFrame, plan: CheckPlan) -> DomainValidation:
+        """Great Expectations checks of one split; reports problems, never raises on bad data."""
+
+    @abstractmethod
+    def fit_encoder(self, source: pd.DataFrame) -> Encoder: ...
+
+    @abstractmethod
+    def labels(self, encoder: Encoder, rows: pd.DataFrame) -> np.ndarray:
+        """Training targets: {0, 1} floats for binary, class indices for k classes."""
+
+    @abstractmethod
+    def build_model(self, encoder: Encoder, seed: int) -> nn.Module: ...
+
+    @abstractmethod
+    def metrics(self, y: np.ndarray, proba: np.ndarray) -> dict[str, float]: ...
+
+    @abstractmethod
+    def intervals(
+        self, y: np.ndarray, proba: np.ndarray, n_boot: int, alpha: float, seed: int
+    ) -> dict[str, tuple[float, float]]: ...
+
+    def baselines(
+        self, labelled: dict[str, pd.DataFrame], test: pd.DataFrame, seed: int
+    ) -> dict[str, np.ndarray]:
+        """Test-row probabilities of reference models without transfer (none by default)."""
+        return {}
+
+    @abstractmethod
+    def proba_of(self, output: pd.DataFrame) -> np.ndarray:
+        """Probabilities (or one-hot labels) back from a served model's answer, for metrics."""
+
+
+class DataSpec(BaseModel):
+    """Where the user's data is and how to cut it into domains: pandas queries over its
+    columns for `source`, `intermediate` and `target`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: Path
+    domains: dict[str, str]
+    drop_test_duplicates: bool = False  # drop target test rows that copy a training row exactly
+
+    @field_validator("domains")
+    @classmethod
+    def _three_domains(cls, domains: dict[str, str]) -> dict[str, str]:
+        if set(domains) != set(DOMAINS):
+            raise ValueError(
+                f"data.domains must define exactly {list(DOMAINS)}, got {list(domains)}"
+            )
+        return domains

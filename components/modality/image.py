@@ -1,0 +1,162 @@
+"""Images: a manifest table (one row per image file: path, label, any columns the domain
+queries use) or one folder per class per domain; decoded and transformed by torchvision;
+a small CNN, LeNet or a torchvision backbone; accuracy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from torch import nn
+
+from components.data.image_encoding import ImageEncoder
+from components.data.image_files import ImageTransform, folder_manifest, read_manifest
+from components.data.loading import ROW_ID
+from components.errors import StepstoneError
+from components.evaluation.accuracy import accuracy, accuracy_ci
+from components.modality.base import CheckPlan, DataSpec, Modality
+from components.models.backbones import TorchvisionNet
+from components.models.cnn import CNNSpec, SmallCNN
+from components.models.lenet import LeNet
+from components.validation.manifest import validate_manifest
+from components.validation.suites import DomainValidation
+
+
+class ImageLabel(BaseModel):
+    """The label column and the declared classes (class index = position in the list)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    column: str = "label"
+    classes: list[int | str] = Field(min_length=2)
+
+
+class ImageData(DataSpec):
+    """`path` is a manifest (.csv / .parquet; image paths relative to it) or a folder laid out
+    `<domain>/<class>/<image>` (the manifest is then `path, label, domain`)."""
+
+    modality: Literal["image"] = "image"
+    path_column: str = "path"
+    label: ImageLabel
+    transform: ImageTransform = ImageTransform()
+
+
+class SmallCNNModel(CNNSpec):
+    kind: Literal["small_cnn"] = "small_cnn"
+
+
+class LeNetModel(BaseModel):
+    """LeNet for one-channel 28x28 digits (set data.transform to size [28, 28], channels 1)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["lenet"] = "lenet"
+    bottleneck: int = Field(500, ge=1)
+    dropout: float = Field(0.5, ge=0.0, lt=1.0)
+
+
+class BackboneModel(BaseModel):
+    """A torchvision architecture over RGB images; `weights` a local state-dict file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["torchvision"] = "torchvision"
+    arch: str = "resnet18"
+    weights: Path | None = None
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_exist(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(
+                f"weights file {path} does not exist; give a local torchvision state dict "
+                "(.pth) or remove model.weights to start from random weights"
+            )
+        return path
+
+
+ImageModel = Annotated[SmallCNNModel | LeNetModel | BackboneModel, Field(discriminator="kind")]
+
+
+class Image(Modality):
+    kind, metric = "image", "accuracy"
+
+    def __init__(self, data: ImageData, model: SmallCNNModel | LeNetModel | BackboneModel):
+        self.data, self.model = data, model
+
+    @property
+    def label_column(self) -> str:
+        return self.data.label.column
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return [self.data.path_column]
+
+    def read(self, path: Path) -> pd.DataFrame:
+        rows = (
+            folder_manifest(path)
+            if path.is_dir()
+            else read_manifest(path, path_column=self.data.path_column)
+        )
+        if ROW_ID in rows.columns:
+            raise StepstoneError(f"{path} already has a column named {ROW_ID!r}; rename it.")
+        rows.insert(0, ROW_ID, range(len(rows)))
+        return rows
+
+    def digest_files(self, rows: pd.DataFrame) -> list[Path]:
+        return [Path(p) for p in rows[self.data.path_column]]
+
+    def validate(self, rows: pd.DataFrame, plan: CheckPlan) -> DomainValidation:
+        return validate_manifest(
+            rows,
+            plan.name,
+            self.data.path_column,
+            self.label_column,
+            self.data.label.classes,
+            labelled=plan.labelled,
+            min_rows=plan.min_rows,
+            several_classes=plan.several_classes,
+            required=plan.required,
+        )
+
+    def fit_encoder(self, source: pd.DataFrame) -> ImageEncoder:
+        return ImageEncoder.fit(
+            source, self.data.transform, self.data.label.classes, self.data.path_column
+        )
+
+    def labels(self, encoder: ImageEncoder, rows: pd.DataFrame) -> np.ndarray:
+        return encoder.labels(rows, self.label_column)
+
+    def build_model(self, encoder: ImageEncoder, seed: int) -> nn.Module:
+        n, spec, shape = len(encoder.classes), self.model, encoder.shape
+        if isinstance(spec, SmallCNNModel):
+            return SmallCNN(shape, n, CNNSpec(**spec.model_dump(exclude={"kind"})))
+        if isinstance(spec, LeNetModel):
+            if shape != (1, 28, 28):
+                raise StepstoneError(
+                    f"model.kind lenet takes one-channel 28x28 images, the data decodes to "
+                    f"{shape}; set data.transform: {{size: [28, 28], channels: 1}}."
+                )
+            return LeNet(n, spec.bottleneck, spec.dropout)
+        if shape[0] != 3:
+            raise StepstoneError(
+                f"model.kind torchvision ({spec.arch}) takes RGB images, the data decodes to "
+                f"{shape[0]} channel(s); set data.transform.channels: 3."
+            )
+        return TorchvisionNet(spec.arch, n, str(spec.weights) if spec.weights else None)
+
+    def metrics(self, y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+        return accuracy(y, proba)
+
+    def intervals(self, y, proba, n_boot, alpha, seed):
+        return accuracy_ci(y, proba, n_boot=n_boot, alpha=alpha, seed=seed)
+
+    def proba_of(self, output: pd.DataFrame) -> np.ndarray:
+        index = {str(c): i for i, c in enumerate(self.data.label.classes)}
+        labels = output["label"].astype(str).map(index).fillna(-1).to_numpy(dtype=np.int64)
+        onehot = np.zeros((len(labels), len(index)), dtype=np.float32)
+        onehot[labels >= 0, labels[labels >= 0]] = 1.0
+        return onehot

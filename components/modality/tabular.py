@@ -1,0 +1,95 @@
+"""Tables: a CSV with a binary label, categorical and numeric columns declared in the
+schema; an MLP with an embedding per categorical column; AUC, lift and logistic baselines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+from torch import nn
+
+from components.data.loading import DerivedColumn, add_derived, read_table
+from components.data.preprocess import TabularPreprocessor, encode_labels
+from components.data.schema import TableSchema
+from components.evaluation import binary_metrics, bootstrap_ci
+from components.evaluation.baselines import baseline_scores
+from components.modality.base import CheckPlan, DataSpec, Modality
+from components.models.tabular_mlp import MLPSpec, TabularMLP
+from components.validation.suites import DomainValidation, validate_domain
+
+
+class TableData(DataSpec):
+    """A (gzipped) CSV; `drop` removes columns (leaks such as `duration`), `derive` adds some."""
+
+    modality: Literal["tabular"] = "tabular"
+    separator: str = ","
+    drop: list[str] = Field(default_factory=list)
+    derive: list[DerivedColumn] = Field(default_factory=list)
+    schema_: TableSchema = Field(alias="schema")
+
+
+class MLPModel(MLPSpec):
+    kind: Literal["mlp"] = "mlp"
+
+
+class Tabular(Modality):
+    kind, metric = "tabular", "auc"
+
+    def __init__(self, data: TableData, model: MLPModel):
+        self.data, self.model = data, model
+        self.schema = data.schema_
+
+    @property
+    def label_column(self) -> str:
+        return self.schema.label.column
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return self.schema.feature_columns
+
+    def read(self, path: Path) -> pd.DataFrame:
+        table = read_table(path, self.data.separator)
+        table = table.drop(columns=[c for c in self.data.drop if c in table.columns])
+        return add_derived(table, self.data.derive)
+
+    def validate(self, rows: pd.DataFrame, plan: CheckPlan) -> DomainValidation:
+        return validate_domain(
+            rows,
+            self.schema,
+            plan.name,
+            labelled=plan.labelled,
+            min_rows=plan.min_rows,
+            require_both_classes=plan.several_classes,
+            required=plan.required,
+        )
+
+    def fit_encoder(self, source: pd.DataFrame) -> TabularPreprocessor:
+        return TabularPreprocessor.fit(source, self.schema)
+
+    def labels(self, encoder, rows: pd.DataFrame) -> np.ndarray:
+        return encode_labels(rows, self.schema)
+
+    def build_model(self, encoder: TabularPreprocessor, seed: int) -> nn.Module:
+        spec = MLPSpec(**self.model.model_dump(exclude={"kind"}))
+        return TabularMLP(encoder.cardinalities, len(encoder.means), spec)
+
+    def metrics(self, y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+        return binary_metrics(y, proba)
+
+    def intervals(self, y, proba, n_boot, alpha, seed):
+        return bootstrap_ci(y, proba, n_boot=n_boot, alpha=alpha, seed=seed)
+
+    def baselines(self, labelled, test, seed):
+        """Logistic regressions on the target's labelled rows, the source, and both pooled."""
+        arms = {
+            "target_only": labelled["target"],
+            "source_only": labelled["source"],
+            "pooled": pd.concat([labelled["source"], labelled["target"]]),
+        }
+        return baseline_scores(arms, test, self.schema, seed=seed)
+
+    def proba_of(self, output: pd.DataFrame) -> np.ndarray:
+        return output["score"].to_numpy()
