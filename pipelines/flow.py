@@ -12,6 +12,7 @@ from components.errors import StepstoneError
 from pipelines import tracking
 from pipelines.config import PipelineConfig, load_config
 from pipelines.lineage import git_commit, model_tags
+from pipelines.report import log_report
 from pipelines.stages.adapt import adapt_target
 from pipelines.stages.evaluate import evaluate
 from pipelines.stages.load_data import load_data
@@ -109,6 +110,8 @@ def stepstone(config_path: str | None = None, overrides: dict | None = None) -> 
     try:
         with tempfile.TemporaryDirectory(prefix="stepstone-") as workdir:
             summary = _stages(config, client, parent_id, workdir)
+        model = summary["registered_model"]
+        log_report(parent_id, model["name"], model["version"])  # report/ on the parent run
     except BaseException as error:
         tracking.finish(client, parent_id, error)
         raise

@@ -94,8 +94,6 @@ def check_steps(steps: list, spec: GradualSpec) -> None:
         raise StepstoneError("gradual adaptation needs at least one step of unlabelled data.")
     if any(len(s) == 0 for s in steps):
         raise StepstoneError("a gradual step is empty; lower selection.chunks or add pool rows.")
-    if not 0.0 <= spec.drop_fraction < 1.0:
-        raise StepstoneError(f"gradual.drop_fraction must be in [0, 1), got {spec.drop_fraction}.")
 
 
 def self_train_step(

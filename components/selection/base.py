@@ -115,22 +115,11 @@ def cut(rank: np.ndarray, chunks: int) -> np.ndarray:
 
 
 def check_pool(n_pool: int, spec: SelectionSpec) -> None:
-    """Fail early when the pool cannot be cut as configured."""
-    if not 0.0 < spec.fraction <= 1.0:
-        raise StepstoneError(
-            f"selection.fraction must be in (0, 1], got {spec.fraction}; set it in the scenario YAML."
-        )
+    """Fail early when the pool cannot be cut as configured (the spec bounds its own knobs)."""
     if n_pool == 0:
         raise StepstoneError(
             "the intermediate pool is empty; check data.domains.intermediate selects some rows."
         )
-    if spec.jitter < 0.0:
-        raise StepstoneError(
-            f"selection.jitter must be >= 0, got {spec.jitter}; 0 cuts the chunks along the "
-            "order itself."
-        )
-    if spec.chunks < 1:
-        raise StepstoneError(f"selection.chunks must be at least 1, got {spec.chunks}.")
     if n_pool < spec.chunks:
         raise StepstoneError(
             f"the intermediate pool has {n_pool} rows, fewer than selection.chunks={spec.chunks}; "

@@ -23,7 +23,8 @@ from pipelines.tracking import stage_run
 
 
 def side_info(config: PipelineConfig, encoder: Encoder, source, pool, target) -> SideInfo:
-    """Labels of the labelled rows (when selection.use_labels) and the pool's true positions
+    """Labels of the labelled rows (when selection.use_labels; a domain with unlabelled rows,
+    such as a target with target.unlabelled > 0, gives none) and the pool's true positions
     (when selection.truth names a pool column)."""
     truth = config.selection.truth  # the validate stage checked the pool has it
     positions = pool[truth].to_numpy(dtype=float) if truth else None
@@ -93,7 +94,7 @@ def select_intermediate(
             pool["row_id"].to_numpy(),
             config.selection,
             seed=config.seed,
-            side=side_info(config, encoder, source, pool, labelled),
+            side=side_info(config, encoder, source, pool, target),
         )
         table = selection.table
         path = Path(workdir) / "selection.parquet"

@@ -105,11 +105,11 @@ def validate(config: PipelineConfig, workdir: str, parent_run_id: str) -> dict:
         if not drift.empty:
             mlflow.log_table(drift, "validation/drift.json")
         mlflow.log_metrics({f"rows_{r.domain}": r.rows for r in results})
-        copies = test_duplicates(config, splits)
-        mlflow.log_metrics({f"test_rows_copied_in_{name}": n for name, n in copies.items()})
         mlflow.set_tag("validation_success", str(summary["success"]).lower())
         if not summary["success"]:
             raise StepstoneError(failure_message(results))
+        copies = test_duplicates(config, splits)
+        mlflow.log_metrics({f"test_rows_copied_in_{name}": n for name, n in copies.items()})
     return {
         "success": True,
         "drifted_columns": summary["drifted_columns"],

@@ -147,3 +147,63 @@ def flow_logs(api_url: str, flow_run_id) -> str:
         lambda c: c.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))),
     )
     return "\n".join(f"{log.level} {log.message}" for log in logs)[-4000:]
+
+
+def postgres_bindir() -> Path | None:
+    """The newest Debian PostgreSQL server binaries (/usr/lib/postgresql/N/bin), or those on PATH."""
+    import shutil
+
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    if found:
+        return found[-1].parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+@contextlib.contextmanager
+def postgres_cluster(databases: list[str], timeout: float = 60) -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on a loopback port with `databases` created; yields
+    `127.0.0.1:PORT` (user `postgres`, trust auth on loopback only). As root the server runs
+    as the `postgres` user (initdb refuses root); the cluster lives in its own temp folder
+    (pytest's tmp_path is private to root) and is stopped and deleted at the end."""
+    import pwd
+    import shutil
+    import tempfile
+
+    bindir = postgres_bindir()
+    if bindir is None:
+        raise RuntimeError("PostgreSQL is not installed: apt-get install -y postgresql")
+    root = Path(tempfile.mkdtemp(prefix="stepstone-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        account = pwd.getpwnam("postgres")
+        os.chown(root, account.pw_uid, account.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data, log, port = root / "data", root / "postgres.log", free_port()
+
+    def pg(tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            [*as_user, str(bindir / tool), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and done.returncode != 0:
+            raise RuntimeError(f"{tool} failed: {done.stdout}{done.stderr}\n{tail(log)}")
+        return done
+
+    options = (
+        f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} "
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+    )
+    try:
+        pg("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale")
+        pg("pg_ctl", "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start")
+        for name in databases:
+            pg("createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", name)
+        yield f"127.0.0.1:{port}"
+    finally:
+        if (data / "postmaster.pid").exists():
+            pg("pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop", check=False)
+        shutil.rmtree(root, ignore_errors=True)
