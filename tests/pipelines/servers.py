@@ -88,6 +88,18 @@ def started(
         stop(process)
 
 
+@contextlib.contextmanager
+def served_model(model_uri: str, store: str, log: Path, timeout: float = 180) -> Iterator[int]:
+    """`mlflow models serve --env-manager local` on a loopback port; yields the port."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri,
+           "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    # clean_env puts the venv's bin first on PATH: the scoring server execs `uvicorn` from it.
+    env = clean_env(MLFLOW_TRACKING_URI=store)
+    with started(cmd, env, log, f"http://127.0.0.1:{port}/ping", timeout=timeout):
+        yield port
+
+
 def python(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     """Run `python ARGS` in the repository root with `env`; capture its text output."""
     return subprocess.run(

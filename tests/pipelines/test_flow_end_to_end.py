@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import sys
 import urllib.request
 import uuid
 from pathlib import Path
@@ -18,7 +17,7 @@ from mlflow.tracking import MlflowClient
 from pipelines.cli import main
 from pipelines.lineage import lineage
 from tests.pipelines.conftest import STAGES, stage_runs
-from tests.pipelines.servers import clean_env, free_port, started
+from tests.pipelines.servers import served_model
 
 ARMS = {"target_only", "source_only", "pooled", "source_model", "transfer"}
 
@@ -144,25 +143,8 @@ def test_second_run_compares_against_the_champion(first_run, scenario_config, tm
 
 def test_mlflow_models_serve_answers_with_scores(first_run, dvc_repo, mlflow_store, tmp_path):
     """`mlflow models serve --env-manager local` on the registered model, a real HTTP request."""
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "models",
-        "serve",
-        "-m",
-        "models:/stepstone-test@challenger",
-        "--env-manager",
-        "local",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    # clean_env puts the venv's bin first on PATH: the scoring server execs `uvicorn` from it.
-    env = clean_env(MLFLOW_TRACKING_URI=mlflow_store)
-    with started(cmd, env, tmp_path / "serve.log", f"http://127.0.0.1:{port}/ping", timeout=90):
+    uri = "models:/stepstone-test@challenger"
+    with served_model(uri, mlflow_store, tmp_path / "serve.log", timeout=90) as port:
         rows = (
             pd.read_csv(dvc_repo / "data" / "bank.csv", sep=";")
             .head(5)

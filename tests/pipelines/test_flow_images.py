@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import urllib.request
 
 import mlflow
@@ -20,7 +19,7 @@ from components.models.ensemble import Ensemble
 from components.models.training import predict_proba
 from pipelines.cli import main
 from tests.pipelines.conftest import STAGES, dvc, git, stage_runs
-from tests.pipelines.servers import clean_env, free_port, started
+from tests.pipelines.servers import served_model
 from tests.pipelines.user_images import image_config, write_user_images
 
 
@@ -97,13 +96,9 @@ def test_stepstone_score_ranks_a_folder_and_a_manifest_of_images(image_run, user
 def test_mlflow_models_serve_answers_an_http_request_with_image_paths(
     image_run, user_repo, mlflow_store, tmp_path
 ):
-    port = free_port()
-    cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m",
-           "models:/stepstone-user-images@challenger", "--env-manager", "local",
-           "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
-    env = clean_env(MLFLOW_TRACKING_URI=mlflow_store)
     files = sorted(str(p) for p in (user_repo / "photos" / "images").glob("south_*.png"))[:3]
-    with started(cmd, env, tmp_path / "serve.log", f"http://127.0.0.1:{port}/ping", timeout=90):
+    uri = "models:/stepstone-user-images@challenger"
+    with served_model(uri, mlflow_store, tmp_path / "serve.log", timeout=90) as port:
         body = {"dataframe_split": {"columns": ["path"], "data": [[f] for f in files]}}
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/invocations",

@@ -5,7 +5,6 @@ and score unknown categories, counting them per column."""
 from __future__ import annotations
 
 import json
-import sys
 import urllib.error
 import urllib.request
 
@@ -22,7 +21,7 @@ from components.models.tabular_mlp import TabularMLP
 from pipelines.cli import main
 from pipelines.packaging import log_scorer
 from pipelines.settings import REPO_ROOT
-from tests.pipelines.servers import clean_env, free_port, started
+from tests.pipelines.servers import served_model
 
 MODEL = "stepstone-door"
 
@@ -176,24 +175,7 @@ def post(port: int, frame: pd.DataFrame) -> tuple[int, dict]:
 
 
 def test_mlflow_models_serve_answers_400_with_our_message(model_uri, store, customers, tmp_path):
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "models",
-        "serve",
-        "-m",
-        model_uri,
-        "--env-manager",
-        "local",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    env = clean_env(MLFLOW_TRACKING_URI=store)
-    with started(cmd, env, tmp_path / "serve.log", f"http://127.0.0.1:{port}/ping", timeout=180):
+    with served_model(model_uri, store, tmp_path / "serve.log") as port:
         status, good = post(port, customers.head(5))
         assert status == 200 and len(good["predictions"]) == 5
 
