@@ -36,7 +36,6 @@ class TabularScorer(PythonModel):
     def load_context(self, context) -> None:
         torch.set_num_threads(1)
         self.model, self.encoder = checkpoint.load(context.artifacts["checkpoint"])
-        self.preprocessor = self.encoder
 
     def check(self, rows: pd.DataFrame) -> InputReport | None:
         """The input checks against this model's columns and category levels (StepstoneError

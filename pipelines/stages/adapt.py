@@ -16,8 +16,7 @@ from pipelines.config import PipelineConfig
 from pipelines.packaging import log_scorer
 from pipelines.stages.select import log_after_adaptation
 from pipelines.stages.transit import PathData, as_step_history, ordered_pool, transit_adapt
-from pipelines.stages.validate import has_labels
-from pipelines.stages.workspace import labelled_rows, read_splits
+from pipelines.stages.workspace import has_labels, labelled_rows, read_splits
 from pipelines.tracking import log_history, stage_run
 
 

@@ -10,6 +10,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from components.evaluation import (
+    METRIC_NAMES,
     comparison_table,
     gain_lift_figure,
     roc_figure,
@@ -20,20 +21,11 @@ from pipelines.config import PipelineConfig
 from pipelines.stages.workspace import read_splits
 from pipelines.tracking import stage_run
 
-SHOWN = {
-    "auc": [
-        "auc",
-        "auc_lo",
-        "auc_hi",
-        "pr_auc",
-        "log_loss",
-        "lift_top10",
-        "response_top10",
-        "lift_top20",
-        "response_top20",
-    ],
-    "accuracy": ["accuracy", "accuracy_lo", "accuracy_hi"],
-}
+
+def shown_columns(metric: str) -> list[str]:
+    """The table's columns: the headline metric with its interval, then (tables) the rest."""
+    rest = [m for m in METRIC_NAMES if m not in (metric, "base_rate")] if metric == "auc" else []
+    return [metric, f"{metric}_lo", f"{metric}_hi", *rest]
 
 
 def score_arms(
@@ -95,7 +87,7 @@ def evaluate(
             mlflow.log_figure(gain_lift_figure(y, scores), "evaluation/gain_lift.png")
         else:
             table = table.sort_values("accuracy", ascending=False, kind="stable")
-        shown = table[[c for c in SHOWN[modality.metric] if c in table.columns]]
+        shown = table[[c for c in shown_columns(modality.metric) if c in table.columns]]
         create_table_artifact(
             key="stepstone-comparison",
             table=shown.reset_index().round(4).to_dict(orient="records"),

@@ -17,8 +17,7 @@ from components.models.training import embed
 from components.selection import SideInfo, select
 from components.selection import report as selection_report
 from pipelines.config import PipelineConfig
-from pipelines.stages.validate import has_labels
-from pipelines.stages.workspace import read_splits
+from pipelines.stages.workspace import has_labels, read_splits
 from pipelines.tracking import stage_run
 
 

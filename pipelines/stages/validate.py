@@ -17,17 +17,12 @@ from components.validation import (
 )
 from pipelines.config import PipelineConfig
 from pipelines.settings import quiet_libraries
-from pipelines.stages.workspace import read_split
+from pipelines.stages.workspace import has_labels, read_split
 from pipelines.tracking import stage_run
 
 quiet_libraries()  # after importing GX, which raises one of its loggers to INFO
 
 CHECKED = ("source", "intermediate", "target_labelled", "target_unlabelled", "target_test")
-
-
-def has_labels(rows: pd.DataFrame, label: str) -> bool:
-    """A split counts as labelled when its label column exists and holds any value."""
-    return label in rows.columns and bool(rows[label].notna().any())
 
 
 def check_plans(config: PipelineConfig, splits: dict[str, pd.DataFrame]) -> list[CheckPlan]:

@@ -29,3 +29,8 @@ def read_splits(workdir: str, *names: str) -> list[pd.DataFrame]:
 def labelled_rows(modality: Modality, encoder: Encoder, rows: pd.DataFrame) -> Labelled:
     """Encoded rows with their labels, class-balanced."""
     return Labelled.of(encoder.transform(rows), modality.labels(encoder, rows), balance=True)
+
+
+def has_labels(rows: pd.DataFrame, label: str) -> bool:
+    """A split counts as labelled when its label column exists and holds any value."""
+    return label in rows.columns and bool(rows[label].notna().any())

@@ -134,6 +134,20 @@ def tracked_repo(root: Path, table) -> Path:
     return root
 
 
+def tracked_scenario(home: Path, table, name: str, model: str, **changes) -> str:
+    """A tracked repository of `table` under `home/repo` and a FAST scenario YAML on it."""
+    (home / "repo").mkdir()
+    repo = tracked_repo(home / "repo", table)
+    path = write_config(
+        home / "scenario.yaml",
+        repo / "data" / "bank.csv",
+        name=name,
+        registry={"model_name": model},
+        **changes,
+    )
+    return str(path)
+
+
 def commit_data(root: Path, message: str) -> None:
     """`dvc add` the data and commit the new data.dvc: what a data engineer does."""
     dvc(root, "add", "-q", "data")

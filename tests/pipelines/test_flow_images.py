@@ -141,7 +141,7 @@ def test_a_folder_per_class_per_domain_runs_with_draws(prefect_server, mlflow_st
     model = served.unwrap_python_model().model
     assert isinstance(model, Ensemble) and len(model.members) == 2
     south = sorted((root / "south").rglob("*.png"))[:4]
-    x = served.unwrap_python_model().preprocessor.transform(pd.DataFrame({"path": map(str, south)}))
+    x = served.unwrap_python_model().encoder.transform(pd.DataFrame({"path": map(str, south)}))
     mean = np.mean([predict_proba(m, x) for m in model.members], 0)
     out = served.predict(pd.DataFrame({"path": [str(p) for p in south]}))
     assert np.allclose(out["probability"], mean.max(1), atol=1e-6)

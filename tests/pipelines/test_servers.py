@@ -13,7 +13,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from prefect.exceptions import ObjectNotFound
 
-from tests.pipelines.conftest import tracked_repo, write_config
+from tests.pipelines.conftest import tracked_scenario
 from tests.pipelines.servers import (
     REPO_ROOT,
     clean_env,
@@ -88,15 +88,7 @@ def worker(home, client_env):
 
 @pytest.fixture(scope="module")
 def scenario(home, bank_slice) -> str:
-    (home / "repo").mkdir()
-    repo = tracked_repo(home / "repo", bank_slice)
-    path = write_config(
-        home / "scenario.yaml",
-        repo / "data" / "bank.csv",
-        name="servers",
-        registry={"model_name": MODEL},
-    )
-    return str(path)
+    return tracked_scenario(home, bank_slice, "servers", MODEL)
 
 
 def test_prefect_yaml_deployments_are_on_the_server(worker, prefect_url):

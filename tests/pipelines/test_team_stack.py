@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.pipelines.conftest import tracked_repo, write_config
+from tests.pipelines.conftest import tracked_scenario
 from tests.pipelines.servers import (
     REPO_ROOT,
     clean_env,
@@ -108,16 +108,7 @@ def client_env(home, prefect_url, mlflow_url) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def scenario(home, bank_slice) -> str:
-    (home / "repo").mkdir()
-    repo = tracked_repo(home / "repo", bank_slice)
-    path = write_config(
-        home / "scenario.yaml",
-        repo / "data" / "bank.csv",
-        name="team",
-        registry={"model_name": MODEL},
-        **SMALL,
-    )
-    return str(path)
+    return tracked_scenario(home, bank_slice, "team", MODEL, **SMALL)
 
 
 def stepstone(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen:
