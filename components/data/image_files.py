@@ -8,17 +8,18 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 import torch
 from pydantic import BaseModel, ConfigDict, model_validator
-from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
-from torchvision.io import ImageReadMode, decode_image
-from torchvision.transforms import v2
 
 from components.errors import StepstoneError
+
+# torchvision is imported inside the functions that use it: it takes seconds (startup time).
+if TYPE_CHECKING:
+    from torchvision.transforms import v2
 
 THREADS = min(8, max(4, os.cpu_count() or 1))
 LAYOUT = "root/<domain>/<class>/<image>.png (one folder per domain, one per class inside it)"
@@ -70,6 +71,8 @@ class _PerImage:
 
 def augmenter(transform: ImageTransform) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """The training-time augmentation of a float batch [n, c, h, w]; None for "none"."""
+    from torchvision.transforms import v2
+
     if transform.augment == "flip":
         return _PerImage(lambda hw: v2.RandomHorizontalFlip())
     if transform.augment == "crop":
@@ -78,6 +81,8 @@ def augmenter(transform: ImageTransform) -> Callable[[torch.Tensor], torch.Tenso
 
 
 def _channels_and_size(transform: ImageTransform) -> v2.Transform | None:
+    from torchvision.transforms import v2
+
     steps: list[v2.Transform] = []
     if transform.channels == 1:
         steps.append(v2.Grayscale(1))
@@ -89,6 +94,8 @@ def _channels_and_size(transform: ImageTransform) -> v2.Transform | None:
 
 
 def _decode_chunk(paths: Sequence[str]) -> list[torch.Tensor]:
+    from torchvision.io import ImageReadMode, decode_image
+
     out = []
     for path in paths:
         if not os.path.isfile(path):
@@ -132,6 +139,8 @@ def _agree(paths: Sequence[str], values: list, what: str, fix: str) -> None:
 
 def decode_images(paths: Sequence[str | Path], transform: ImageTransform) -> np.ndarray:
     """Float32 [n, c, h, w] in [0, 1] (normalised if mean/std are set), in `paths` order."""
+    from torchvision.transforms import v2  # before the threads, so they find it imported
+
     names = [str(p) for p in paths]
     if not names:
         raise StepstoneError("no images to decode; the manifest or folder lists no image files.")
@@ -196,6 +205,8 @@ def folder_manifest(root: Path) -> pd.DataFrame:
     """Columns path (absolute), label (class folder name) and domain (domain folder name)
     from an ImageFolder layout per domain: root/<domain>/<class>/<image>. Images directly in
     a domain folder are unlabelled (an empty label), e.g. an intermediate pool."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
+
     root = Path(root)
     if not root.is_dir():
         raise StepstoneError(f"image folder {root} not found; expected {LAYOUT}.")
@@ -215,6 +226,8 @@ def folder_manifest(root: Path) -> pd.DataFrame:
 
 
 def _is_image(path: Path) -> bool:
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
     return path.is_file() and path.suffix.lower() in IMG_EXTENSIONS
 
 

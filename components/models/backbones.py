@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torchvision
 from torch import nn
 
 from components.errors import StepstoneError
@@ -31,6 +30,8 @@ class TorchvisionNet(nn.Module):
     with its classifier replaced by a linear head over `n_classes`."""
 
     def __init__(self, arch: str, n_classes: int, weights: str | None = None):
+        import torchvision  # here, not at the top: it takes seconds to import (startup time)
+
         super().__init__()
         if arch not in torchvision.models.list_models(module=torchvision.models):
             raise StepstoneError(

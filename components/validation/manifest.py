@@ -5,12 +5,15 @@ labelled splits hold more than one class. Each file is decoded (and checked) lat
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import great_expectations as gx
-import great_expectations.expectations as gxe
 import pandas as pd
 
 from components.validation.suites import DomainValidation, _examples, run_suite
+
+# great_expectations is imported where a suite is built: it takes seconds (startup time).
+if TYPE_CHECKING:
+    import great_expectations as gx
 
 EXISTS = "_file_exists"  # added to a copy of the rows: does the row's path name a file?
 
@@ -28,6 +31,9 @@ def manifest_suite(
     present: set[str],
 ) -> gx.ExpectationSuite:
     """The ExpectationSuite one split of a manifest must meet."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
     found = [gxe.ExpectTableRowCountToBeBetween(min_value=min_rows)]
     for column, key in {path_column: "data.path_column", **(required or {})}.items():
         found.append(gxe.ExpectColumnToExist(column=column, meta={"config_key": key}))

@@ -7,18 +7,21 @@ says which column is wrong, how, and what to change.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import great_expectations as gx
-import great_expectations.expectations as gxe
 import pandas as pd
-from great_expectations.core import ExpectationSuiteValidationResult
-from great_expectations.core.expectation_validation_result import ExpectationValidationResult
-from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from components.data.schema import NumericRange, TableSchema
+
+# great_expectations is imported inside the functions that build or run a suite: it takes
+# seconds to import (startup time), and DomainValidation is needed without it.
+if TYPE_CHECKING:
+    import great_expectations as gx
+    from great_expectations.core import ExpectationSuiteValidationResult
+    from great_expectations.core.expectation_validation_result import ExpectationValidationResult
 
 # dtype names GX accepts as "numeric": numpy names plus pandas' nullable extension dtypes.
 NUMERIC_TYPES: list[str] = [
@@ -69,6 +72,9 @@ def build_suite(
     `required` maps further columns that must exist to the config key that names them
     (for example the pool's truth column to `selection.truth`).
     """
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
     # Collect first: ExpectationSuite.add_expectation needs an active GX context, the
     # constructor does not, so the suite can be built (and inspected) without one.
     expectations: list[gxe.Expectation] = []
@@ -116,6 +122,12 @@ def build_suite(
 
 def run_suite(df: pd.DataFrame, suite: gx.ExpectationSuite) -> ExpectationSuiteValidationResult:
     """Validate `df` against `suite` in a fresh ephemeral GX context (nothing written to disk)."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    # GX sets this logger to INFO when first imported, which is now after the pipeline's
+    # quiet_libraries() ran; keep its "Created temporary directory ..." lines quiet still.
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     batch_definition = (

@@ -20,7 +20,7 @@ from pipelines.settings import quiet_libraries
 from pipelines.stages.workspace import has_labels, read_split
 from pipelines.tracking import stage_run
 
-quiet_libraries()  # after importing GX, which raises one of its loggers to INFO
+quiet_libraries()  # GX, imported later by run_suite, quietens its own logger there
 
 CHECKED = ("source", "intermediate", "target_labelled", "target_unlabelled", "target_test")
 
