@@ -89,4 +89,5 @@ def train_aligned(model, data: AdaptData, spec: AdaptSpec, seed: int, device, ex
         iterations=spec.iterations,
         seed=seed,
         device=device,
+        desc="adapt",
     )

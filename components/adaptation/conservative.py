@@ -47,6 +47,7 @@ def train_on_target(
         iterations=spec.iterations,
         seed=seed,
         device=device,
+        desc="adapt",
     )
 
 
@@ -131,5 +132,6 @@ def lwf(source: nn.Module, data: AdaptData, spec: AdaptSpec, seed: int, device):
         iterations=spec.iterations,
         seed=seed,
         device=device,
+        desc="adapt",
     )
     return model, history

@@ -27,6 +27,7 @@ from components.adaptation.spec import mix
 from components.errors import StepstoneError
 from components.models.loop import fit
 from components.models.training import Inputs, Labelled, TrainSpec, embed, predict_proba, take
+from components.progress import Progress
 from components.selection import Selection, SelectionSpec, domain_scores
 from components.selection.base import jitter_chunks
 
@@ -111,9 +112,8 @@ def self_train_step(
         else pseudo_label(teacher, step, spec.drop_fraction, spec.neighbours)
     )
     student = copy.deepcopy(teacher)
-    history = fit(
-        student, with_target(data, target, spec.target_weight), spec.train, seed=seed, device=device
-    )
+    mixed = with_target(data, target, spec.target_weight)
+    history = fit(student, mixed, spec.train, seed=seed, device=device, desc="self-train")
     return student, {"rows": float(len(data)), "loss": history[-1]["loss"]}
 
 
@@ -129,10 +129,12 @@ def gradual_self_train(
     """Self-train through `steps` in order (the last should be the target's unlabelled data);
     return the final model and one history row per step (with `on_step`'s metrics)."""
     check_steps(steps, spec)
-    history = []
+    history, progress = [], Progress(len(steps), "gradual", "step")
     for i, step in enumerate(steps):
         model, row = self_train_step(model, step, spec, seed + i, target, device)
         history.append({"step": float(i), **row, **(on_step(i, model) if on_step else {})})
+        progress.update(i + 1, rows=int(row["rows"]), loss=row["loss"])
+    progress.close()
     return model, history
 
 
@@ -176,6 +178,7 @@ def jittered_paths(
     for steps in cuts:
         check_steps(steps, spec)
     models, histories = [model] * draws, [[] for _ in range(draws)]
+    progress = Progress(len(cuts[0]), "gradual", "step")
     for i in range(len(cuts[0])):
         teachers = list(models)
         for draw, steps in enumerate(cuts):
@@ -186,6 +189,8 @@ def jittered_paths(
             histories[draw].append({"step": float(i), **row})
         if on_step:
             histories[0][-1].update(on_step(i, models[0]))
+        progress.update(i + 1, loss=float(np.mean([h[-1]["loss"] for h in histories])))
+    progress.close()
     return list(zip(models, histories, strict=True))
 
 
@@ -213,6 +218,7 @@ def progressive_self_train(
     src = take(source, rng.choice(len(source), min(sample, len(source)), replace=False))
     tgt = take(target_x, rng.choice(len(target_x), min(sample, len(target_x)), replace=False))
     remaining, history = np.arange(len(pool)), []
+    progress = Progress(n_steps + 1, "gradual", "step")
     for i in range(n_steps):
         size = int(np.ceil(len(remaining) / (n_steps - i)))
         scores = scorer(
@@ -222,6 +228,9 @@ def progressive_self_train(
         remaining = np.setdiff1d(remaining, chunk)
         model, row = self_train_step(model, take(pool, chunk), spec, seed + i, target, device)
         history.append({"step": float(i), **row, **(on_step(i, model) if on_step else {})})
+        progress.update(i + 1, rows=int(row["rows"]), loss=row["loss"])
     model, row = self_train_step(model, target_x, spec, seed + n_steps, target, device)
     history.append({"step": float(n_steps), **row, **(on_step(n_steps, model) if on_step else {})})
+    progress.update(n_steps + 1, rows=int(row["rows"]), loss=row["loss"])
+    progress.close()
     return model, history

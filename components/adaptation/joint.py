@@ -47,4 +47,4 @@ def joint_train(
         [(source, spec.source_weight), (pool, spec.pool_weight), (target, spec.target_weight)]
     )
     model = copy.deepcopy(source_model)
-    return model, fit(model, data, spec.train, seed=seed, device=device)
+    return model, fit(model, data, spec.train, seed=seed, device=device, desc="adapt")

@@ -32,5 +32,6 @@ def multitask(source: nn.Module, data: AdaptData, spec: AdaptSpec, seed: int, de
         iterations=spec.iterations,
         seed=seed,
         device=device,
+        desc="adapt",
     )
     return model, history

@@ -55,6 +55,7 @@ def self_training(source: nn.Module, data: AdaptData, spec: AdaptSpec, seed: int
             iterations=spec.iterations // spec.rounds,
             seed=seed + round_,
             device=device,
+            desc=f"self-train round {round_ + 1}/{spec.rounds}",
         )
         history += [
             {**row, "epoch": len(history) + i, "pseudo_rows": float(len(pseudo))}

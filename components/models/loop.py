@@ -23,6 +23,7 @@ from torch import nn
 
 from components.models import training
 from components.models.training import Inputs, Labelled, Penalty, TrainSpec, classification_loss
+from components.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,11 @@ def train_joint(
     iterations: int = 0,
     seed: int = 0,
     device: torch.device | None = None,
+    desc: str = "train",
 ) -> list[dict[str, float]]:
     """Train `model` (and the extra `modules`, e.g. a discriminator) in place; return one
-    history row per epoch with the classification loss and each extra term."""
+    history row per epoch with the classification loss and each extra term. Progress (`desc`,
+    the running loss) is shown per epoch, or per ~10% of the steps when `iterations` is set."""
     if len(labelled) == 0:
         raise ValueError("training needs at least one labelled row")
     device = device or training.resolve_device()
@@ -112,6 +115,9 @@ def train_joint(
     schedule = training.lr_schedule(optimiser, train, total)
     history: list[dict[str, float]] = []
     sums: dict[str, float] = {}
+    progress = (
+        Progress(total, desc, "step", lines=10) if iterations else Progress(train.epochs, desc)
+    )
     for step in range(total):
         *inputs, y, w = main.next()
         with training.autocast(device):
@@ -142,10 +148,15 @@ def train_joint(
         schedule.step()
         for name, value in terms.items():
             sums[name] = sums.get(name, 0.0) + value.item()
+        count = (step % per_epoch) + 1
+        if iterations:
+            progress.update(step + 1, loss=sums["loss"] / count)
         if (step + 1) % per_epoch == 0 or step + 1 == total:
-            count = (step % per_epoch) + 1
             history.append({"epoch": len(history), **{k: v / count for k, v in sums.items()}})
             sums = {}
+            if not iterations:
+                progress.update(len(history), loss=history[-1]["loss"])
+    progress.close()
     for module in (model, *modules):
         module.eval()
     return history
@@ -160,10 +171,11 @@ def fit(
     penalty: Penalty | None = None,
     iterations: int = 0,
     device: torch.device | None = None,
+    desc: str = "train",
 ) -> list[dict[str, float]]:
     """Train `model` in place on `data` for `spec.epochs` passes (or `iterations` steps), with
     an optional parameter penalty added to the loss; return one history row per epoch
-    (`loss`, and `penalty` when there is one)."""
+    (`loss`, and `penalty` when there is one). `desc` labels the progress shown."""
 
     def add_penalty(step: Step) -> dict[str, torch.Tensor]:
         return {"penalty": penalty(model)}
@@ -176,4 +188,5 @@ def fit(
         iterations=iterations,
         seed=seed,
         device=device,
+        desc=desc,
     )

@@ -47,7 +47,12 @@ def pretrain_source(
         model = modality.build_model(encoder, config.seed)
         data = labelled_rows(modality, encoder, source)
         history = fit(
-            model, data, config.pretrain, seed=config.seed, device=resolve_device(config.device)
+            model,
+            data,
+            config.pretrain,
+            seed=config.seed,
+            device=resolve_device(config.device),
+            desc="pretrain",
         )
         log_history(history, "pretrain")
         path = checkpoint.save(Path(workdir) / Path(CHECKPOINT_ARTIFACT).name, model.cpu(), encoder)
