@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,23 +69,7 @@ def ensure_data(path: Path) -> DataVersion:
     dvc_file = find_dvc_file(path)
     dvc_md5 = None
     if dvc_file is not None:
-        from dvc.repo import Repo  # slow import, only when the data is DVC-tracked
-
-        with Repo(str(_repo_root(dvc_file))) as repo:
-            if not path.exists():
-                try:
-                    repo.pull(targets=[str(dvc_file)])
-                except Exception as exc:  # DVC raises many kinds; all mean "could not fetch"
-                    raise StepstoneError(
-                        f"{path} is missing and `dvc pull {dvc_file.name}` failed: {exc}. "
-                        "Check the DVC remote (`dvc remote list`)."
-                    ) from exc
-            elif repo.status(targets=[str(dvc_file)]):
-                raise StepstoneError(
-                    f"{path} differs from the version recorded in {dvc_file.name}. Run "
-                    f"`dvc add {dvc_file.with_suffix('').name}` to version your change, or "
-                    f"`dvc checkout {dvc_file.name}` to restore the recorded data."
-                )
+        _retry_while_locked(lambda: _check_or_pull(path, dvc_file))
         dvc_md5 = yaml.safe_load(dvc_file.read_text())["outs"][0]["md5"]
     if not path.exists():
         raise StepstoneError(
@@ -93,3 +78,44 @@ def ensure_data(path: Path) -> DataVersion:
         )
     md5 = file_md5(path) if path.is_file() else hashlib.md5(b"folder").hexdigest()
     return DataVersion(str(path), md5, str(dvc_file) if dvc_file else None, dvc_md5)
+
+
+def _check_or_pull(path: Path, dvc_file: Path) -> None:
+    """`dvc pull` missing data; refuse data that differs from its `.dvc` record."""
+    from dvc.lock import LockError
+    from dvc.repo import Repo  # slow import, only when the data is DVC-tracked
+
+    with Repo(str(_repo_root(dvc_file))) as repo:
+        if not path.exists():
+            try:
+                repo.pull(targets=[str(dvc_file)])
+            except LockError:
+                raise  # another run holds the repository: _retry_while_locked waits
+            except Exception as exc:  # DVC raises many kinds; all mean "could not fetch"
+                raise StepstoneError(
+                    f"{path} is missing and `dvc pull {dvc_file.name}` failed: {exc}. "
+                    "Check the DVC remote (`dvc remote list`)."
+                ) from exc
+        elif repo.status(targets=[str(dvc_file)]):
+            raise StepstoneError(
+                f"{path} differs from the version recorded in {dvc_file.name}. Run "
+                f"`dvc add {dvc_file.with_suffix('').name}` to version your change, or "
+                f"`dvc checkout {dvc_file.name}` to restore the recorded data."
+            )
+
+
+def _retry_while_locked(action, attempts: int = 8):
+    """Run `action`, retrying with backoff (0.5 s doubling, at most 5 s a wait) while another
+    process holds the DVC repository lock: overlapping runs on one repository take turns."""
+    from dvc.lock import LockError
+
+    for attempt in range(attempts):
+        try:
+            return action()
+        except LockError:
+            if attempt == attempts - 1:
+                raise StepstoneError(
+                    "the DVC repository stayed locked by another process for about 30 s; "
+                    "if no other stepstone or dvc command is running, remove .dvc/tmp/lock."
+                ) from None
+            time.sleep(min(5.0, 0.5 * 2**attempt))

@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 
 from components.errors import StepstoneError
+from pipelines.settings import redacted
 
 TIMEOUT_S = 3.0
 
@@ -20,11 +21,11 @@ def check_reachable(url: str, variable: str, health: str, timeout: float = TIMEO
         with urllib.request.urlopen(probe, timeout=timeout):
             return
     except urllib.error.HTTPError as exc:
-        reason = f"{probe} answered HTTP {exc.code}, so this is not the expected server"
+        reason = f"{redacted(probe)} answered HTTP {exc.code}, so this is not the expected server"
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = f"{getattr(exc, 'reason', exc)}"
     raise StepstoneError(
-        f"cannot reach {url} (set by {variable}): {reason}. Start the server, or set "
+        f"cannot reach {redacted(url)} (set by {variable}): {reason}. Start the server, or set "
         f"{variable} to its URL, or unset {variable} to use the local default."
     )
 

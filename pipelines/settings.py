@@ -9,6 +9,7 @@ import logging
 import os
 import warnings
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OFFLINE_DEFAULTS = {
@@ -41,6 +42,16 @@ def quiet_libraries() -> None:
     # GX sets INFO on this one logger at import ("Created temporary directory ...").
     for name in ("great_expectations", "great_expectations.data_context.types.base", "dvc"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def redacted(uri: str) -> str:
+    """`uri` with any password replaced by ***, for printing (postgresql://u:pw@h/db ->
+    postgresql://u:***@h/db). Secrets belong in the environment, never in logs."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def tracking_uri() -> str:

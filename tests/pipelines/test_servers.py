@@ -224,3 +224,16 @@ def test_unreachable_mlflow_in_process_fails_fast(monkeypatch):
     ):
         tracking.configure()
     assert time.monotonic() - start < 5
+
+
+def test_a_password_in_a_server_url_is_never_printed(monkeypatch):
+    from components.errors import StepstoneError
+    from pipelines import tracking
+    from pipelines.settings import redacted
+
+    assert redacted("postgresql://me:s3cret@db:5432/mlflow") == "postgresql://me:***@db:5432/mlflow"
+    assert redacted("sqlite:///mlruns/mlflow.db") == "sqlite:///mlruns/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://me:s3cret@127.0.0.1:{free_port()}")
+    with pytest.raises(StepstoneError) as error:
+        tracking.configure()
+    assert "s3cret" not in str(error.value) and "me:***@127.0.0.1" in str(error.value)
