@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
+from components.errors import StepstoneError
 from pipelines.settings import configure_offline
 
 
@@ -19,11 +21,23 @@ def _check_servers() -> None:
     check_prefect()
 
 
+def parse_set(item: str) -> tuple[str, object]:
+    """`--set choice.folds=3` -> ("choice.folds", 3): the value is read as YAML."""
+    import yaml
+
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise StepstoneError(f"--set {item!r} must look like KEY=VALUE, e.g. choice.folds=3.")
+    return key.strip(), yaml.safe_load(value)
+
+
 def _run(args: argparse.Namespace) -> int:
     _check_servers()
     from pipelines.flow import stepstone
 
-    overrides = {"seed": args.seed} if args.seed is not None else None
+    overrides = dict(parse_set(item) for item in args.set)
+    if args.seed is not None:
+        overrides["seed"] = args.seed
     summary = stepstone(config_path=str(args.config) if args.config else None, overrides=overrides)
     print(summary["table"])
     model = summary["registered_model"]
@@ -68,13 +82,13 @@ def _retrain(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from pipelines.servers import check_prefect
-    from pipelines.settings import tracking_uri
+    from pipelines.settings import redacted, tracking_uri
 
     _check_servers()
     check_prefect(required=True)
     from pipelines.serve import serve_schedule
 
-    print(f"MLflow tracking: {tracking_uri()}")
+    print(f"MLflow tracking: {redacted(tracking_uri())}")
     serve_schedule(str(args.config) if args.config else None, args.cron, args.timezone)
     return 0
 
@@ -177,6 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--seed", type=int, help="override the scenario's seed (target split and training)"
     )
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config key (dotted path, YAML value); repeatable",
+    )
+    run.add_argument("--quiet", action="store_true", help="show no training progress")
     run.set_defaults(func=_run)
     sweep = sub.add_parser(
         "sweep", help="compare adaptation methods x hyperparameters x seeds in one run"
@@ -185,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", type=Path, required=True, help="scenario YAML with a `sweep:` section"
     )
     sweep.add_argument("--summary-json", type=Path, help="write the sweep summary here")
+    sweep.add_argument("--quiet", action="store_true", help="show no training progress")
     sweep.set_defaults(func=_sweep)
     ret = sub.add_parser(
         "retrain", help="retrain on the current data version, reusing the cached source model"
@@ -197,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do nothing when the newest registered model was trained on this data version",
     )
+    ret.add_argument("--quiet", action="store_true", help="show no training progress")
     ret.set_defaults(func=_retrain)
     srv = sub.add_parser(
         "serve", help="serve the nightly and on-demand retrain deployments on a Prefect server"
@@ -264,8 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     configure_offline()
     args = build_parser().parse_args(argv)
-    from components.errors import StepstoneError
+    from components import progress
 
+    if getattr(args, "quiet", False):
+        os.environ["STEPSTONE_QUIET"] = "1"  # read by components.progress, here and in workers
+    progress.to_console()  # Prefect's root logger is at WARNING: progress lines go to stderr
     try:
         return args.func(args)
     except StepstoneError as error:

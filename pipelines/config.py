@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from components.adaptation import ADAPTERS, NEEDS, AdaptSpec
 from components.adaptation.gradual import GradualSpec
 from components.adaptation.joint import JointSpec
+from components.candidates.tables import NAMES as TABLE_CANDIDATES
 from components.errors import StepstoneError
 from components.modality import Image, ImageData, MLPModel, Modality, TableData, Tabular
 from components.modality.image import BackboneModel, LeNetModel, SmallCNNModel
@@ -26,6 +27,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "loan_marketing.yaml"
 # The networks each modality can build (`model.kind`); the first is the default.
 MODEL_KINDS = {"tabular": ("mlp",), "image": ("small_cnn", "lenet", "torchvision")}
+# The candidates each modality offers the choice stage (`transfer` is the adapted network).
+CANDIDATES = {
+    "tabular": ("transfer", *TABLE_CANDIDATES),
+    "image": ("transfer", "network_target_only"),
+}
 
 
 class Strict(BaseModel):
@@ -50,6 +56,20 @@ class ValidationConfig(Strict):
 class EvaluationConfig(Strict):
     bootstrap: int = Field(1000, ge=1)
     ci_level: float = Field(0.95, gt=0.0, lt=1.0)
+
+
+class ChoiceConfig(Strict):
+    """How the registered model is chosen among the candidates: `cv` is repeated stratified
+    k-fold on the labelled target rows (`folds` x `repeats` fits per candidate); with fewer
+    than `min_labelled` labelled target rows, or `label_free`, the configured transfer
+    recipe is registered without a labelled choice. `candidates` restricts the set (names as
+    the CV table prints them; default: all of the modality's)."""
+
+    criterion: Literal["cv", "label_free"] = "cv"
+    folds: int = Field(5, ge=2)
+    repeats: int = Field(2, ge=1)
+    min_labelled: int = Field(30, ge=2)
+    candidates: list[str] | None = None
 
 
 class RegistryConfig(Strict):
@@ -90,6 +110,7 @@ class PipelineConfig(Strict):
     selection: SelectionSpec = SelectionSpec()
     adaptation: AdaptSpec = AdaptSpec(train=TrainSpec(epochs=20, lr=5e-4))
     transit: TransitConfig = TransitConfig()
+    choice: ChoiceConfig = ChoiceConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     registry: RegistryConfig = RegistryConfig()
 
@@ -162,6 +183,19 @@ class PipelineConfig(Strict):
                 f"transit.path {self.transit.path!r} ends on the target's own rows; set "
                 "target.unlabelled > 0 (or target.labelled > 0)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _known_candidates(self) -> PipelineConfig:
+        wanted = self.choice.candidates
+        known = CANDIDATES[self.modality]
+        if wanted is not None:
+            unknown = [c for c in wanted if c not in known]
+            if unknown or not wanted:
+                raise ValueError(
+                    f"choice.candidates names {unknown or 'nothing'}; valid for "
+                    f"{self.modality}: {list(known)}"
+                )
         return self
 
     def modality_impl(self) -> Modality:

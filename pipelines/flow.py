@@ -1,5 +1,5 @@
 """The stepstone flow: validate -> pretrain_source -> select_intermediate -> adapt_target
--> evaluate -> register, with one MLflow parent run and a nested run per stage."""
+-> choose -> evaluate -> register, with one MLflow parent run and a nested run per stage."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pipelines.config import PipelineConfig, load_config
 from pipelines.lineage import git_commit, model_tags
 from pipelines.report import log_report
 from pipelines.stages.adapt import adapt_target
+from pipelines.stages.choose import check_folds, choose_model
 from pipelines.stages.evaluate import evaluate
 from pipelines.stages.load_data import load_data
 from pipelines.stages.pretrain import source_model
@@ -35,6 +36,7 @@ def _stages(config: PipelineConfig, client, parent_id: str, workdir: str) -> dic
     for key, value in version.tags().items():
         client.set_tag(parent_id, key, value)
     validation = validate(config, workdir, parent_id)
+    check_folds(config, workdir)
     source = source_model(config, workdir, parent_id)
     client.set_tag(parent_id, "source_model_uri", source["model_uri"])
     client.set_tag(parent_id, "modality", config.modality)
@@ -48,11 +50,19 @@ def _stages(config: PipelineConfig, client, parent_id: str, workdir: str) -> dic
         selection["selection"],
         selection["run_id"],
     )
-    evaluation = evaluate(config, workdir, parent_id, source["checkpoint"], adapted["model_uri"])
-    lineage_tags = model_tags(
-        client, parent_id, source["run_id"], selection["run_id"], adapted["run_id"]
+    chosen = choose_model(
+        config, workdir, parent_id, source["checkpoint"], selection["selection"], adapted
     )
-    registered = register(config, workdir, parent_id, source, adapted, evaluation, lineage_tags)
+    evaluation = evaluate(config, workdir, parent_id, source["checkpoint"], chosen)
+    lineage_tags = model_tags(
+        client,
+        parent_id,
+        source["run_id"],
+        selection["run_id"],
+        adapted["run_id"],
+        **({"choice_run_id": chosen["run_id"]} if chosen["run_id"] else {}),
+    )
+    registered = register(config, workdir, parent_id, source, chosen, evaluation, lineage_tags)
     summary = registered_summary(
         config,
         evaluation,
@@ -68,6 +78,8 @@ def _stages(config: PipelineConfig, client, parent_id: str, workdir: str) -> dic
         "data": {"md5": version.md5, "dvc_md5": version.dvc_md5, "path": version.path},
         "validation": validation,
         "source": {k: source[k] for k in ("run_id", "cached", "source_digest")},
+        "choice": chosen["choice"],
+        "cv": chosen["cv"],
         **summary,
     }
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import joblib
+import lightgbm
 import mlflow
 import numpy as np
 import pandas as pd
 import pydantic
+import sklearn
 import torch
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.types.schema import AnyType, ColSpec, Schema
 
+from components.candidates import load_predictor
 from components.data.preprocess import TabularPreprocessor
 from components.models import checkpoint
 from pipelines.settings import REPO_ROOT
@@ -27,24 +31,30 @@ def requirements() -> list[str]:
         f"pandas=={pd.__version__}",
         f"numpy=={np.__version__}",
         f"pydantic=={pydantic.__version__}",
+        f"scikit-learn=={sklearn.__version__}",
+        f"lightgbm=={lightgbm.__version__}",
+        f"joblib=={joblib.__version__}",
     ]
 
 
 def log_scorer(
-    checkpoint_path: Path, example_rows: pd.DataFrame, name: str = "model"
+    model_file: Path, example_rows: pd.DataFrame, name: str = "model"
 ) -> mlflow.models.model.ModelInfo:
-    """Log the checkpoint as a pyfunc on the active run, with signature and input example.
+    """Log a model file (a checkpoint, or a fitted candidate saved with joblib: see
+    components.candidates.load_predictor) as a pyfunc on the active run, with signature and
+    input example.
 
     The signature takes its columns from `example_rows`, i.e. from the raw table (see
     `signature` for why a table model's columns are typed `any`).
     """
-    model, encoder = checkpoint.load(checkpoint_path)
+    predictor = load_predictor(model_file)
+    encoder = predictor.encoder
     example = example_rows[encoder.columns].head(5).reset_index(drop=True)
-    output = checkpoint.answer(encoder, checkpoint.score_rows(model, encoder, example))
+    output = checkpoint.answer(encoder, predictor.predict_proba(example))
     return mlflow.pyfunc.log_model(
         name=name,
         python_model=str(SCORER),
-        artifacts={"checkpoint": str(checkpoint_path)},
+        artifacts={"model": str(model_file)},
         signature=signature(encoder, example, output),
         input_example=example,
         code_paths=[str(REPO_ROOT / "components")],

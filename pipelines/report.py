@@ -233,6 +233,13 @@ def _arms_section(runs: _Runs) -> Section:
             compact.append(cells)
         body += "Point estimate [95% bootstrap CI] on the target test rows.\n\n"
         body += table(["arm", *metrics], compact)
+    choice = runs.text("choose", "choice/choice.md")
+    if choice:
+        body += (
+            "\n### The choice (cross-validation on the labelled target rows only)\n\n"
+            + choice
+            + "\n"
+        )
     full = runs.text("evaluate", "evaluation/comparison.md")
     if full:
         body += "\n### Full comparison table\n\n" + full
@@ -287,9 +294,14 @@ def _lineage_section(version, runs: _Runs, decision: dict | None) -> Section:
             f"run {tags.get('selection_run_id') or '-'}",
         ],
         [
-            "adapted model",
-            f"{version.name} v{version.version}" + (f" ({adaptation})" if adaptation else ""),
+            "adapted network",
+            adaptation or "-",
             f"run {tags.get('adapt_run_id') or version.run_id}",
+        ],
+        [
+            "registered model",
+            f"{version.name} v{version.version} (candidate {tags.get('candidate', 'transfer')})",
+            f"chosen in run {tags.get('choice_run_id') or '-'}",
         ],
         [
             "decision",

@@ -21,6 +21,7 @@ from mlflow.models import set_model
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
 
+from components.candidates import load_predictor
 from components.data.input_checks import InputReport, check_rows
 from components.data.preprocess import TabularPreprocessor
 from components.errors import StepstoneError
@@ -30,12 +31,14 @@ logger = logging.getLogger("stepstone.scorer")
 
 
 class TabularScorer(PythonModel):
-    """Scores raw rows with a saved checkpoint: `score` for a binary table model, or the
-    predicted `label` and its `probability` for a k-class one (checkpoint.answer)."""
+    """Scores raw rows with a saved model file (a network checkpoint, or a fitted tree,
+    linear or blended candidate): `score` for a binary table model, or the predicted `label`
+    and its `probability` for a k-class one (checkpoint.answer)."""
 
     def load_context(self, context) -> None:
         torch.set_num_threads(1)
-        self.model, self.encoder = checkpoint.load(context.artifacts["checkpoint"])
+        self.predictor = load_predictor(context.artifacts["model"])
+        self.encoder = self.predictor.encoder
 
     def check(self, rows: pd.DataFrame) -> InputReport | None:
         """The input checks against this model's columns and category levels (StepstoneError
@@ -52,9 +55,7 @@ class TabularScorer(PythonModel):
             raise MlflowException(str(error), error_code=INVALID_PARAMETER_VALUE) from None
         if report is not None and report.unknown:
             logger.warning("%d rows: %s", report.rows, report.summary())
-        return checkpoint.answer(
-            self.encoder, checkpoint.score_rows(self.model, self.encoder, rows)
-        )
+        return checkpoint.answer(self.encoder, self.predictor.predict_proba(rows))
 
 
 set_model(TabularScorer())

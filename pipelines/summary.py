@@ -20,6 +20,7 @@ def registered_summary(
         "registered_model": {
             "name": registered["model_name"],
             **{k: registered[k] for k in ("version", "aliases", "promoted", "reason")},
+            "candidate": registered.get("candidate", "transfer"),
         },
         "model_uri": f"models:/{registered['model_name']}/{registered['version']}",
         "metrics": evaluation["metrics"],

@@ -22,16 +22,17 @@ from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 from pydantic import Field, ValidationError
 
 from components.adaptation import ADAPTERS, NEEDS, AdaptSpec
+from components.candidates.linear import logistic_baseline
 from components.data.preprocess import encode_labels
 from components.errors import StepstoneError
 from components.evaluation import binary_metrics, to_markdown
-from components.evaluation.baselines import baseline_scores
 from components.evaluation.sweep_summary import arms_table, configs_table, scorer_agreement
 from pipelines import tracking
 from pipelines.config import PipelineConfig, Strict, load_config
 from pipelines.flow import experiment_name
 from pipelines.lineage import git_commit, model_tags
 from pipelines.runners import dask_runner
+from pipelines.stages.choose import chosen_elsewhere
 from pipelines.stages.evaluate import evaluate
 from pipelines.stages.load_data import load_data
 from pipelines.stages.pretrain import source_model
@@ -120,8 +121,10 @@ def task_runner(spec: SweepSpec):
 def _target_only_auc(config: PipelineConfig, workdir: str) -> float:
     """Test AUC of the target-only baseline (logistic regression on the labelled target)."""
     target, test = read_splits(workdir, "target_labelled", "target_test")
-    scores = baseline_scores({"target_only": target}, test, config.schema, seed=config.seed)
-    return binary_metrics(encode_labels(test, config.schema), scores["target_only"])["auc"]
+    scores = logistic_baseline(target, config.schema, config.seed).predict_proba(
+        test[config.schema.feature_columns]
+    )[:, 1]
+    return binary_metrics(encode_labels(test, config.schema), scores)["auc"]
 
 
 def _report(config: SweepConfig, results: list[dict], baseline: float, parent_id: str) -> dict:
@@ -158,12 +161,18 @@ def _register_best(config, workdir, parent_id, source, selection, best: dict, cl
     (target,) = read_splits(workdir, "target_labelled")
     with mlflow.start_run(run_id=best["run_id"], nested=True):
         info = log_scorer(best["checkpoint"], target)
-    adapted = {
-        "run_id": best["run_id"],
-        "checkpoint": best["checkpoint"],
-        "model_uri": info.model_uri,
-    }
-    evaluation = evaluate(config, workdir, parent_id, source["checkpoint"], info.model_uri)
+    chosen = chosen_elsewhere(
+        config,
+        workdir,
+        source["checkpoint"],
+        selection["selection"],
+        {
+            "checkpoint": best["checkpoint"],
+            "model_uri": info.model_uri,
+            "reason": f"best sweep arm {best['arm']} by {config.sweep.criterion}",
+        },
+    )
+    evaluation = evaluate(config, workdir, parent_id, source["checkpoint"], chosen)
     tags = model_tags(
         client,
         parent_id,
@@ -172,7 +181,7 @@ def _register_best(config, workdir, parent_id, source, selection, best: dict, cl
         best["run_id"],
         sweep_arm=best["arm"],
     )
-    return register(config, workdir, parent_id, source, adapted, evaluation, tags)
+    return register(config, workdir, parent_id, source, chosen, evaluation, tags)
 
 
 def _run(config: SweepConfig, client, parent_id: str, workdir: str) -> dict:

@@ -91,11 +91,19 @@ class Modality(ABC):
         self, y: np.ndarray, proba: np.ndarray, n_boot: int, alpha: float, seed: int
     ) -> dict[str, tuple[float, float]]: ...
 
-    def baselines(
-        self, labelled: dict[str, pd.DataFrame], test: pd.DataFrame, seed: int
-    ) -> dict[str, np.ndarray]:
-        """Test-row probabilities of reference models without transfer (none by default)."""
-        return {}
+    def candidates(
+        self,
+        source: pd.DataFrame,
+        pool: pd.DataFrame,
+        pool_score: np.ndarray,
+        network: nn.Module,
+        encoder: Encoder,
+        seed: int,
+    ) -> list:
+        """Candidates besides the adapted network (components.candidates), given the source
+        rows, the intermediate pool with the selector's score per row, the source network and
+        its encoder. None by default: the adapted network is the only one."""
+        return []
 
     @abstractmethod
     def proba_of(self, output: pd.DataFrame) -> np.ndarray:

@@ -1,5 +1,6 @@
 """Tables: a CSV with a binary label, categorical and numeric columns declared in the
-schema; an MLP with an embedding per categorical column; AUC, lift and logistic baselines."""
+schema; an MLP with an embedding per categorical column; AUC and lift; logistic and
+LightGBM baselines and tree transfer recipes as candidates."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import pandas as pd
 from pydantic import Field
 from torch import nn
 
+from components.candidates.tables import TableContext, table_candidates
 from components.data.loading import DerivedColumn, add_derived, read_table
 from components.data.preprocess import TabularPreprocessor, encode_labels
 from components.data.schema import TableSchema
 from components.evaluation import binary_metrics, bootstrap_ci
-from components.evaluation.baselines import baseline_scores
 from components.modality.base import CheckPlan, DataSpec, Modality
 from components.models.tabular_mlp import MLPSpec, TabularMLP
 from components.validation.suites import DomainValidation, validate_domain
@@ -82,14 +83,11 @@ class Tabular(Modality):
     def intervals(self, y, proba, n_boot, alpha, seed):
         return bootstrap_ci(y, proba, n_boot=n_boot, alpha=alpha, seed=seed)
 
-    def baselines(self, labelled, test, seed):
-        """Logistic regressions on the target's labelled rows, the source, and both pooled."""
-        arms = {
-            "target_only": labelled["target"],
-            "source_only": labelled["source"],
-            "pooled": pd.concat([labelled["source"], labelled["target"]]),
-        }
-        return baseline_scores(arms, test, self.schema, seed=seed)
+    def candidates(self, source, pool, pool_score, network, encoder, seed):
+        """Logistic regressions and LightGBM without transfer, and the transfer recipes for
+        tables (components.candidates.tables)."""
+        context = TableContext(self.schema, source, pool, pool_score, network, encoder, seed)
+        return table_candidates(context)
 
     def proba_of(self, output: pd.DataFrame) -> np.ndarray:
         return output["score"].to_numpy()

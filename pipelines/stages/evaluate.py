@@ -1,14 +1,17 @@
-"""Stage 5: score every arm on the same target test rows, with bootstrap intervals."""
+"""Stage 6: score every candidate on the same target test rows, with bootstrap intervals."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import mlflow
 import numpy as np
+import pandas as pd
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from components.candidates import load_predictor
 from components.evaluation import (
     METRIC_NAMES,
     comparison_table,
@@ -23,28 +26,43 @@ from pipelines.tracking import stage_run
 
 
 def shown_columns(metric: str) -> list[str]:
-    """The table's columns: the headline metric with its interval, then (tables) the rest."""
+    """The table's columns: the headline metric with its interval and CV estimate, whether
+    it is the registered model, then (tables) the rest."""
     rest = [m for m in METRIC_NAMES if m not in (metric, "base_rate")] if metric == "auc" else []
-    return [metric, f"{metric}_lo", f"{metric}_hi", *rest]
+    cv = [f"cv_{metric}", f"cv_{metric}_std", "registered"]
+    return [metric, f"{metric}_lo", f"{metric}_hi", *cv, *rest]
 
 
 def score_arms(
-    config: PipelineConfig, workdir: str, source_checkpoint: str, transfer_uri: str
+    config: PipelineConfig, workdir: str, source_checkpoint: str, chosen: dict
 ) -> dict[str, np.ndarray]:
-    """Test-row probabilities of the baselines, the source model and the logged transfer model."""
+    """Test-row probabilities of every refitted candidate and the source model; the chosen
+    candidate is scored through its logged pyfunc, exactly as it will be served."""
     modality = config.modality_impl()
-    source, target, test = read_splits(workdir, "source", "target_labelled", "target_test")
-    scores = (
-        modality.baselines({"source": source, "target": target}, test, config.seed)
-        if len(target)
-        else {}
-    )
+    (test,) = read_splits(workdir, "target_test")
     model, encoder = checkpoint.load(source_checkpoint)
+    scores = {
+        name: load_predictor(path).predict_proba(test)
+        for name, path in chosen["candidates"].items()
+    }
     scores["source_model"] = checkpoint.score_rows(model, encoder, test)
-    # The transfer arm is scored through the logged pyfunc, exactly as it will be served.
-    served = mlflow.pyfunc.load_model(transfer_uri).predict(test[encoder.columns])
-    scores["transfer"] = modality.proba_of(served)
+    served = mlflow.pyfunc.load_model(chosen["model_uri"]).predict(test[encoder.columns])
+    scores[chosen["choice"]["name"]] = modality.proba_of(served)
     return scores
+
+
+def with_choice(table: pd.DataFrame, chosen: dict, metric: str) -> pd.DataFrame:
+    """The arms table with each candidate's CV estimate (mean, std) and the registered one
+    marked."""
+    cv = chosen.get("cv") or {}
+    table = table.assign(
+        **{
+            f"cv_{metric}": [cv.get(a, {}).get("mean", np.nan) for a in table.index],
+            f"cv_{metric}_std": [cv.get(a, {}).get("std", np.nan) for a in table.index],
+            "registered": [a == chosen["choice"]["name"] for a in table.index],
+        }
+    )
+    return table.sort_values(metric, ascending=False, kind="stable")
 
 
 @task(name="evaluate")
@@ -53,10 +71,11 @@ def evaluate(
     workdir: str,
     parent_run_id: str,
     source_checkpoint: str,
-    transfer_uri: str,
+    chosen: dict,
 ) -> dict:
-    """Log metrics, intervals, charts and the comparison table of every arm on the same
-    target test rows."""
+    """Log metrics, intervals, charts and the comparison table of every candidate (refitted
+    on all labelled rows) and the source model on the same target test rows, next to their
+    CV estimates; the test rows played no part in the choice."""
     (test,) = read_splits(workdir, "target_test")
     modality = config.modality_impl()
     _, encoder = checkpoint.load(source_checkpoint)
@@ -67,13 +86,13 @@ def evaluate(
             mlflow.data.from_pandas(test, name="target_test", targets=modality.label_column),
             context="testing",
         )
-        scores = score_arms(config, workdir, source_checkpoint, transfer_uri)
+        scores = score_arms(config, workdir, source_checkpoint, chosen)
         metrics = {arm: modality.metrics(y, s) for arm, s in scores.items()}
         cis = {
             arm: modality.intervals(y, s, config.evaluation.bootstrap, alpha, config.seed)
             for arm, s in scores.items()
         }
-        table = comparison_table(metrics, cis)
+        table = with_choice(comparison_table(metrics, cis), chosen, modality.metric)
         flat = {f"{arm}_{k}": v for arm, row in metrics.items() for k, v in row.items()}
         mlflow.log_metrics(flat)
         now = int(time.time() * 1000)
@@ -81,12 +100,15 @@ def evaluate(
             parent_run_id, metrics=[mlflow.entities.Metric(k, v, now, 0) for k, v in flat.items()]
         )
         mlflow.log_table(table.reset_index(), "evaluation/comparison.json")
+        if all(np.ndim(v) == 1 for v in scores.values()):  # per-row scores, for audits
+            per_row = pd.DataFrame({"row_id": test["row_id"], "label": y, **scores})
+            path = Path(workdir) / "test_scores.parquet"
+            per_row.to_parquet(path, index=False)
+            mlflow.log_artifact(str(path), "evaluation")
         mlflow.log_text(to_markdown(table), "evaluation/comparison.md")
         if modality.metric == "auc":
             mlflow.log_figure(roc_figure(y, scores), "evaluation/roc.png")
             mlflow.log_figure(gain_lift_figure(y, scores), "evaluation/gain_lift.png")
-        else:
-            table = table.sort_values("accuracy", ascending=False, kind="stable")
         shown = table[[c for c in shown_columns(modality.metric) if c in table.columns]]
         create_table_artifact(
             key="stepstone-comparison",

@@ -102,38 +102,55 @@ def publish(
     return {**decision, "aliases": aliases, "source_model_version": source_version}
 
 
+def first_bar(metrics: dict, choice: dict) -> str:
+    """The arm a first version must beat: the best candidate without transfer by CV (the
+    target-only baseline when no CV ran, or the source model without labelled rows)."""
+    if choice.get("baseline"):
+        return choice["baseline"]
+    return "target_only" if "target_only" in metrics else "source_model"
+
+
 @task(name="register")
 def register(
     config: PipelineConfig,
     workdir: str,
     parent_run_id: str,
     source: dict,
-    adapted: dict,
+    chosen: dict,
     evaluation: dict,
     lineage_tags: dict[str, str],
 ) -> dict:
-    """Register source and adapted models with lineage tags; move aliases; log the decision.
-    The first version must beat the target-only baseline (or, without labelled target
-    rows, the source model) on the scenario's headline metric."""
+    """Register source and chosen models with lineage tags; move aliases; log the decision.
+    A first version is promoted when it is the best candidate without transfer, or beats it
+    on the scenario's headline metric; a later one when it beats the champion."""
     client = MlflowClient()
     name, metric = config.registry.model_name, config.modality_impl().metric
-    metrics = evaluation["metrics"]
-    bar = "target_only" if "target_only" in metrics else "source_model"
+    metrics, choice = evaluation["metrics"], chosen["choice"]
+    bar = first_bar(metrics, choice)
+    label = "AUC" if metric == "auc" else metric
     with stage_run(parent_run_id, "register"):
         champion_version, champion = champion_score(
-            client, name, config, workdir, adapted["checkpoint"]
+            client, name, config, workdir, source["checkpoint"]
         )
-        challenger = metrics["transfer"][metric]
-        promote, reason = decide(
-            challenger,
-            metrics[bar][metric],
-            champion,
-            "AUC" if metric == "auc" else metric,
-            bar.replace("_", "-"),
-        )
+        challenger = metrics[choice["name"]][metric]
+        if champion is None and choice["name"] == bar:
+            promote, reason = (
+                True,
+                (
+                    f"first version: {bar} is the best candidate without transfer "
+                    f"({label} {challenger:.4f} on the test rows); {choice['reason']}"
+                ),
+            )
+        else:
+            promote, reason = decide(
+                challenger, metrics[bar][metric], champion, label, bar.replace("_", "-")
+            )
         decision = {
             "promoted": promote,
             "reason": reason,
+            "candidate": choice["name"],
+            "transfer": choice["transfer"],
+            "choice": choice["reason"],
             f"challenger_{metric}": challenger,
             f"{bar}_{metric}": metrics[bar][metric],
             "previous_champion_version": champion_version,
@@ -142,6 +159,5 @@ def register(
         mlflow.log_metrics(
             {k: v for k, v in decision.items() if k.endswith(f"_{metric}") and v is not None}
         )
-        return publish(
-            client, name, source, adapted["model_uri"], lineage_tags, decision, parent_run_id
-        )
+        tags = {**lineage_tags, "candidate": choice["name"]}
+        return publish(client, name, source, chosen["model_uri"], tags, decision, parent_run_id)

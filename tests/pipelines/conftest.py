@@ -78,6 +78,7 @@ STAGES = {
     "pretrain_source",
     "select_intermediate",
     "adapt_target",
+    "choose",
     "evaluate",
     "register",
 }

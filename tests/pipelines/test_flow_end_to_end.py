@@ -14,12 +14,13 @@ import pandas as pd
 import yaml
 from mlflow.tracking import MlflowClient
 
+from components.candidates.tables import NAMES as TABLE_CANDIDATES
 from pipelines.cli import main
 from pipelines.lineage import lineage
 from tests.pipelines.conftest import STAGES, stage_runs
 from tests.pipelines.servers import served_model
 
-ARMS = {"target_only", "source_only", "pooled", "source_model", "transfer"}
+ARMS = {*TABLE_CANDIDATES, "source_model", "transfer"}
 
 
 def test_run_pulls_the_dvc_data_and_records_its_digest(first_run, dvc_repo):
@@ -74,8 +75,21 @@ def test_summary_has_every_arm_and_the_registered_model(first_run):
     model = first_run["registered_model"]
     assert model["name"] == "stepstone-test" and model["version"] == 1
     assert "challenger" in model["aliases"]
-    # First version: champion exactly when it beats the target-only baseline.
-    beats = first_run["metrics"]["transfer"]["auc"] > first_run["metrics"]["target_only"]["auc"]
+    # The registered model is the CV choice; a first version is champion when it is the best
+    # candidate without transfer, or beats that one on the test rows.
+    choice, metrics = first_run["choice"], first_run["metrics"]
+    assert model["candidate"] == choice["name"]
+    cv = first_run["cv"]
+    best_plain = max((c for c in cv if not cv[c]["transfer"]), key=lambda c: cv[c]["mean"])
+    assert choice["baseline"] == best_plain
+    if choice["transfer"]:  # the guard: only a transfer candidate that beats every other
+        assert cv[choice["name"]]["mean"] == max(v["mean"] for v in cv.values())
+        assert cv[choice["name"]]["mean"] > cv[best_plain]["mean"]
+    else:
+        assert choice["name"] == best_plain
+    beats = choice["name"] == choice["baseline"] or (
+        metrics[choice["name"]]["auc"] > metrics[choice["baseline"]]["auc"]
+    )
     assert ("champion" in model["aliases"]) == beats == model["promoted"]
 
 

@@ -138,7 +138,7 @@ def test_a_folder_per_class_per_domain_runs_with_draws(prefect_server, mlflow_st
     raw["transit"]["draws"] = 2
     summary = run(tmp_path, raw | {"target": {"labelled": 0, "unlabelled": 60}})
     served = mlflow.pyfunc.load_model(summary["model_uri"])
-    model = served.unwrap_python_model().model
+    model = served.unwrap_python_model().predictor.model
     assert isinstance(model, Ensemble) and len(model.members) == 2
     south = sorted((root / "south").rglob("*.png"))[:4]
     x = served.unwrap_python_model().encoder.transform(pd.DataFrame({"path": map(str, south)}))

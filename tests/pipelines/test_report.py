@@ -83,10 +83,14 @@ def test_report_has_every_section_read_from_mlflow(report, first_run):
     assert "absent" not in text, "a tabular run records every artifact the report reads"
     assert first_run["data"]["md5"] in text and first_run["data"]["dvc_md5"] in text
     assert first_run["parent_run_id"] in text
-    assert "source data -> source model -> selection -> adapted model -> decision" in text
+    chain = "source data -> source model -> selection -> adapted network -> registered model"
+    assert f"{chain} -> decision" in text
+    assert f"(candidate {first_run['choice']['name']})" in text
+    assert "### The choice (cross-validation on the labelled target rows only)" in text
+    assert f"chose {first_run['choice']['name']}:" in text
     assert "stepstone-test-source/1" in text
     # The arms table, with confidence intervals, has every arm.
-    for arm in ("transfer", "target_only", "pooled", "source_only", "source_model"):
+    for arm in ("transfer", "target_only", "pooled", "lgbm_pooled", "source_model"):
         assert f"| {arm} | " in text
     auc = first_run["metrics"]["transfer"]["auc"]
     assert re.search(rf"\| transfer \| {auc:.3f} \[0\.\d+, 0\.\d+\]", text)

@@ -1,0 +1,22 @@
+"""Candidates: the models a run could register, each a recipe that fits on the labelled
+target rows (with whatever source and pool rows it uses) and predicts raw rows. The choice
+among them is made by cross-validation on the labelled target rows
+(components.evaluation.cv)."""
+
+from components.candidates.base import (
+    Blend,
+    Candidate,
+    MeanPredictor,
+    NetworkPredictor,
+    Predictor,
+    load_predictor,
+)
+
+__all__ = [
+    "Blend",
+    "Candidate",
+    "MeanPredictor",
+    "NetworkPredictor",
+    "Predictor",
+    "load_predictor",
+]

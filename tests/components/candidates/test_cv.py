@@ -1,0 +1,136 @@
+"""Cross-validated choice on the labelled target rows: folds, failures, the guard."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from components.candidates import Blend, Candidate
+from components.errors import StepstoneError
+from components.evaluation.cv import choose, cross_validate, make_folds
+
+
+class Fixed:
+    """A 'model' that scores rows by one column (or, noisy, by that column plus noise)."""
+
+    encoder = None
+
+    def __init__(self, column: str, noise: float = 0.0, seen: set | None = None):
+        self.column, self.noise = column, noise
+
+    def predict_proba(self, rows: pd.DataFrame) -> np.ndarray:
+        rng = np.random.default_rng(len(rows))
+        return rows[self.column].to_numpy() + self.noise * rng.normal(size=len(rows))
+
+
+def labelled(n: int = 60, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = np.r_[np.zeros(n // 2), np.ones(n - n // 2)]
+    rows = pd.DataFrame(
+        {
+            "row_id": np.arange(n) + 1000,
+            "good": y + rng.normal(0, 0.5, n),
+            "bad": rng.normal(size=n),
+        }
+    )
+    return rows, y
+
+
+def test_folds_need_a_row_of_each_class_per_fold():
+    y = np.r_[np.zeros(30), np.ones(4)]
+    with pytest.raises(StepstoneError, match=r"choice.folds is 5 .* only 4 of class"):
+        make_folds(y, folds=5, repeats=1, seed=0)
+
+
+def test_each_repeat_scores_every_row_once_with_a_model_that_never_saw_it():
+    rows, y = labelled()
+    seen: list[tuple[set, set]] = []
+
+    def fit(train: pd.DataFrame):
+        class Recorder(Fixed):
+            def predict_proba(self, held: pd.DataFrame) -> np.ndarray:
+                seen.append((set(train["row_id"]), set(held["row_id"])))
+                return super().predict_proba(held)
+
+        return Recorder("good")
+
+    folds = make_folds(y, folds=5, repeats=2, seed=0)
+    result = cross_validate([Candidate("recorder", False, fit)], rows, y, roc_auc_score, folds)
+    assert len(seen) == 10
+    assert all(not (train & held) for train, held in seen)
+    for repeat in (0, 1):
+        held = [f.held_out for f in folds if f.repeat == repeat]
+        assert sorted(np.concatenate(held)) == list(range(len(rows)))
+    assert list(result.table.filter(like="repeat_").columns) == ["repeat_0", "repeat_1"]
+
+
+def test_a_candidate_that_fails_is_reported_and_skipped():
+    rows, y = labelled()
+
+    def broken(train):
+        raise ValueError("no trees today")
+
+    candidates = [
+        Candidate("good", False, lambda t: Fixed("good")),
+        Candidate("broken", True, broken),
+        Blend("blend", ("good", "broken")),
+    ]
+    result = cross_validate(candidates, rows, y, roc_auc_score, make_folds(y, 5, 1, 0))
+    assert list(result.table.index) == ["good"]
+    assert result.failed["broken"] == "ValueError: no trees today"
+    assert "broken" in result.failed["blend"]
+
+
+def test_the_guard_registers_transfer_only_when_it_beats_every_plain_candidate():
+    rows, y = labelled()
+    folds = make_folds(y, 5, 2, 0)
+    plain = Candidate("plain", False, lambda t: Fixed("good", noise=1.0))
+    helps = Candidate("helps", True, lambda t: Fixed("good"))
+    hurts = Candidate("hurts", True, lambda t: Fixed("bad"))
+
+    won = choose(cross_validate([plain, helps, hurts], rows, y, roc_auc_score, folds).table)
+    assert (won.name, won.transfer, won.baseline) == ("helps", True, "plain")
+    assert won.margin > 0 and "beats the best candidate without transfer" in won.reason
+
+    lost = choose(cross_validate([plain, hurts], rows, y, roc_auc_score, folds).table)
+    assert (lost.name, lost.transfer) == ("plain", False)
+    assert "no transfer candidate beats it (best: hurts" in lost.reason and lost.margin > 0
+
+
+def test_a_blend_costs_no_fit_and_averages_its_members():
+    rows, y = labelled()
+    calls = []
+
+    def counted(column):
+        def fit(train):
+            calls.append(column)
+            return Fixed(column)
+
+        return fit
+
+    folds = make_folds(y, 5, 1, 0)
+    candidates = [
+        Candidate("a", False, counted("good")),
+        Candidate("b", True, counted("bad")),
+        Blend("ab", ("a", "b")),
+    ]
+    table = cross_validate(candidates, rows, y, roc_auc_score, folds).table
+    assert len(calls) == 10  # 5 folds x 2 members, nothing for the blend
+    mean = np.concatenate([f.held_out for f in folds])
+    expected = roc_auc_score(y[mean], (rows["good"] + rows["bad"]).to_numpy()[mean] / 2)
+    assert table.loc["ab", "repeat_0"] == pytest.approx(expected)
+
+
+def test_a_recipe_that_ignores_the_target_is_fitted_once():
+    rows, y = labelled()
+    calls = []
+
+    def fit(train):
+        calls.append(len(train))
+        return Fixed("good")
+
+    candidate = Candidate("source", False, fit, uses_target=False)
+    cross_validate([candidate], rows, y, roc_auc_score, make_folds(y, 5, 2, 0))
+    assert calls == [0]
