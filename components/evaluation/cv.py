@@ -149,7 +149,7 @@ def choose(table: pd.DataFrame, metric: str = "auc") -> Choice:
         )
     baseline = plain.idxmax()
     best = means.idxmax()
-    if best != baseline and bool(table.loc[best, "transfer"]) and means[best] > means[baseline]:
+    if means[best] > means[baseline]:  # only a transfer candidate can beat the best plain one
         margin = float(means[best] - means[baseline])
         return Choice(
             best,

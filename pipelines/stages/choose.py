@@ -183,21 +183,23 @@ def choose_model(
                 {f"cv_{modality.metric}_{n}": float(v) for n, v in cv.table["mean"].items()}
             )
         create_markdown_artifact(key="stepstone-choice", markdown=text)
-        return {
-            "run_id": run.info.run_id,
-            "choice": asdict(choice),
-            "model_uri": model_uri,
-            "candidates": paths,
-            "failed": failed,
-            "cv": {
-                n: {
-                    "mean": float(r["mean"]),
-                    "std": float(r["std"]),
-                    "transfer": bool(r["transfer"]),
-                }
-                for n, r in table.iterrows()
-            },
-        }
+        return result(run.info.run_id, choice, model_uri, paths, failed, table)
+
+
+def result(run_id, choice: Choice, model_uri: str, paths: dict, failed: dict, table) -> dict:
+    """What the choose stage hands on: the choice, the model to register, every refitted
+    candidate's file, the failures and the CV estimates (empty without a CV)."""
+    return {
+        "run_id": run_id,
+        "choice": asdict(choice),
+        "model_uri": model_uri,
+        "candidates": paths,
+        "failed": failed,
+        "cv": {
+            n: {"mean": float(r["mean"]), "std": float(r["std"]), "transfer": bool(r["transfer"])}
+            for n, r in table.iterrows()
+        },
+    }
 
 
 def choice_text(choice: Choice, table: pd.DataFrame, failed: dict, metric: str) -> str:
@@ -221,11 +223,4 @@ def chosen_elsewhere(
     candidates = candidate_set(config, workdir, source_checkpoint, selection, chosen["checkpoint"])
     paths, failed = refit_all(candidates, read_split(workdir, "target_labelled"), workdir)
     choice = Choice("transfer", True, "", float("nan"), chosen["reason"])
-    return {
-        "run_id": None,
-        "choice": asdict(choice),
-        "model_uri": chosen["model_uri"],
-        "candidates": paths,
-        "failed": failed,
-        "cv": {},
-    }
+    return result(None, choice, chosen["model_uri"], paths, failed, pd.DataFrame())
