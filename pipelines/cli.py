@@ -262,9 +262,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--md", type=Path, help="write the markdown report here (images beside it)")
     report.set_defaults(func=_report)
     data = sub.add_parser(
-        "data", help="write a built-in case as image files + manifest (DVC-tracked)"
+        "data",
+        help="write a built-in case (image files + manifest, or a table of reviews), DVC-tracked",
     )
-    data.add_argument("case", choices=["digits", "rotating-mnist", "mnist-usps"])
+    data.add_argument("case", choices=["digits", "rotating-mnist", "mnist-usps", "amazon-reviews"])
     data.add_argument("--out", required=True, type=Path, help="folder to write")
     data.add_argument("--seed", type=int, default=0, help="seed of the domain draw")
     data.add_argument("--no-dvc", action="store_true", help="do not `dvc add` the folder")

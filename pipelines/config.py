@@ -18,20 +18,36 @@ from components.adaptation.gradual import GradualSpec
 from components.adaptation.joint import JointSpec
 from components.candidates.tables import NAMES as TABLE_CANDIDATES
 from components.errors import StepstoneError
-from components.modality import Image, ImageData, MLPModel, Modality, TableData, Tabular
+from components.modality import (
+    Image,
+    ImageData,
+    MLPModel,
+    Modality,
+    TableData,
+    Tabular,
+    Text,
+    TextData,
+)
 from components.modality.image import BackboneModel, LeNetModel, SmallCNNModel
+from components.modality.text import TfidfModel, TransformerModel
 from components.models.training import TrainSpec
 from components.selection import SelectionSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "loan_marketing.yaml"
 # The networks each modality can build (`model.kind`); the first is the default.
-MODEL_KINDS = {"tabular": ("mlp",), "image": ("small_cnn", "lenet", "torchvision")}
+MODEL_KINDS = {
+    "tabular": ("mlp",),
+    "image": ("small_cnn", "lenet", "torchvision"),
+    "text": ("tfidf_mlp", "transformer"),
+}
 # The candidates each modality offers the choice stage (`transfer` is the adapted network).
 CANDIDATES = {
     "tabular": ("transfer", *TABLE_CANDIDATES),
     "image": ("transfer", "network_target_only"),
+    "text": ("transfer", "network_target_only"),
 }
+MODALITIES = {"tabular": Tabular, "image": Image, "text": Text}
 
 
 class Strict(BaseModel):
@@ -93,18 +109,19 @@ class TransitConfig(Strict):
 
 
 class PipelineConfig(Strict):
-    """A whole scenario: data, domains, model, stages and registry. `modality` (tabular or
-    image) chooses the shape of `data` and the networks `model.kind` may name."""
+    """A whole scenario: data, domains, model, stages and registry. `modality` (tabular,
+    image or text) chooses the shape of `data` and the networks `model.kind` may name."""
 
     name: str
     seed: int = 0
     device: str = "auto"
-    modality: Literal["tabular", "image"] = "tabular"
-    data: Annotated[TableData | ImageData, Field(discriminator="modality")]
+    modality: Literal["tabular", "image", "text"] = "tabular"
+    data: Annotated[TableData | ImageData | TextData, Field(discriminator="modality")]
     target: TargetConfig = TargetConfig()
     validation: ValidationConfig = ValidationConfig()
     model: Annotated[
-        MLPModel | SmallCNNModel | LeNetModel | BackboneModel, Field(discriminator="kind")
+        MLPModel | SmallCNNModel | LeNetModel | BackboneModel | TfidfModel | TransformerModel,
+        Field(discriminator="kind"),
     ]
     pretrain: TrainSpec = TrainSpec(epochs=8)
     selection: SelectionSpec = SelectionSpec()
@@ -200,7 +217,7 @@ class PipelineConfig(Strict):
 
     def modality_impl(self) -> Modality:
         """The modality interface for this scenario's data and network."""
-        return (Tabular if self.modality == "tabular" else Image)(self.data, self.model)
+        return MODALITIES[self.modality](self.data, self.model)
 
     @property
     def schema(self):
@@ -222,7 +239,7 @@ class PipelineConfig(Strict):
         return path if path.is_absolute() else REPO_ROOT / path
 
 
-TAGS = {"tabular", "image", *(k for kinds in MODEL_KINDS.values() for k in kinds)}
+TAGS = {*MODEL_KINDS, *(k for kinds in MODEL_KINDS.values() for k in kinds)}
 
 
 def _describe(error: ValidationError) -> str:

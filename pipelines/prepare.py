@@ -1,12 +1,14 @@
-"""`stepstone data CASE --out DIR`: write a built-in case (rotated digits, Rotating MNIST,
-MNIST->USPS) as image files + a manifest, then version the folder with DVC, so it runs
-through `stepstone run` exactly like a user's own images."""
+"""`stepstone data CASE --out DIR`: write a built-in case, then version the folder with DVC,
+so it runs through `stepstone run` exactly like a user's own data. The image cases (rotated
+digits, Rotating MNIST, MNIST->USPS) become image files + a manifest; `amazon-reviews`
+becomes one table of labelled review text (reviews.parquet)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from components.data import prepare
+from components.data.amazon_reviews import prepare_amazon_reviews
 from components.errors import StepstoneError
 from pipelines.data_version import find_dvc_file
 from pipelines.settings import REPO_ROOT
@@ -15,6 +17,7 @@ CASES = {
     "digits": prepare.prepare_digits,
     "rotating-mnist": prepare.prepare_rotating_mnist,
     "mnist-usps": prepare.prepare_mnist_usps,
+    "amazon-reviews": prepare_amazon_reviews,
 }
 
 
@@ -37,7 +40,8 @@ def dvc_track(folder: Path) -> str:
 
 
 def prepare_case(case: str, out: Path, seed: int = 0, track: bool = True) -> tuple[Path, str]:
-    """Write `case` under `out`; return the manifest and the .dvc file that versions it."""
+    """Write `case` under `out`; return the file to read (manifest or table) and the .dvc
+    file that versions it."""
     if case not in CASES:
         raise StepstoneError(f"unknown data case {case!r}; choose one of {sorted(CASES)}.")
     manifest = CASES[case](Path(out), seed=seed)

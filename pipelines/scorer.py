@@ -1,6 +1,6 @@
 """The served model, logged as MLflow "models from code": this file is the model definition.
 
-It takes raw table rows and returns a `score` column, P(positive label). Preprocessing
+It takes raw table rows (or texts) and returns a `score` column, P(positive label). Preprocessing
 travels inside the checkpoint, so `mlflow.pyfunc.load_model` and `mlflow models serve`
 work on rows exactly as they appear in the CSV.
 
@@ -24,6 +24,7 @@ from mlflow.pyfunc import PythonModel
 from components.candidates import load_predictor
 from components.data.input_checks import InputReport, check_rows
 from components.data.preprocess import TabularPreprocessor
+from components.data.texts import TfidfEncoder, TokenEncoder, texts_of
 from components.errors import StepstoneError
 from components.models import checkpoint
 
@@ -41,8 +42,13 @@ class TabularScorer(PythonModel):
         self.encoder = self.predictor.encoder
 
     def check(self, rows: pd.DataFrame) -> InputReport | None:
-        """The input checks against this model's columns and category levels (StepstoneError
-        if the rows cannot be scored); None for an encoder without table columns."""
+        """The input checks against this model's columns and category levels, or its text
+        column (StepstoneError if the rows cannot be scored); None for images."""
+        if isinstance(self.encoder, TfidfEncoder | TokenEncoder):
+            if rows.empty:
+                raise StepstoneError("no rows to score; send at least one text.")
+            texts_of(rows, self.encoder.text_column)
+            return None
         if not isinstance(self.encoder, TabularPreprocessor):
             return None
         return check_rows(rows, self.encoder.levels, list(self.encoder.means))

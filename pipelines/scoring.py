@@ -1,5 +1,5 @@
-"""`stepstone score`: turn a CSV of customers (or a folder / manifest of images) into a ranked
-list with a registered model."""
+"""`stepstone score`: turn a CSV of customers (or of texts, or a folder / manifest of images)
+into a ranked list with a registered model."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from components.errors import StepstoneError
 
 
 def read_rows(path: Path, separator: str | None = None) -> pd.DataFrame:
-    """Read a (gzipped) CSV; sniff `,` vs `;` when no separator is given."""
+    """Read a (gzipped) CSV or a Parquet table; sniff `,`, `;` or a tab when no separator is
+    given (a one-column file of texts is read with `,`)."""
     if not path.is_file():
         raise StepstoneError(f"input file not found: {path}. Pass an existing CSV with --input.")
     empty = StepstoneError(
@@ -27,13 +28,27 @@ def read_rows(path: Path, separator: str | None = None) -> pd.DataFrame:
     if path.stat().st_size == 0:
         raise empty
     try:
-        return pd.read_csv(path, sep=separator, engine="python" if separator is None else "c")
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path, sep=separator or _sniff(path))
     except pd.errors.EmptyDataError as exc:
         raise empty from exc
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, EOFError, csv.Error) as exc:
+    except (OSError, ValueError, pd.errors.ParserError, EOFError, csv.Error) as exc:
         raise StepstoneError(
             f"cannot read {path} as CSV: {exc}. Check the file or pass --separator."
         ) from exc
+
+
+def _sniff(path: Path) -> str:
+    """The separator of a CSV's header line: `,`, `;` or a tab (`,` when none appears)."""
+    import gzip
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as file:
+        header = file.readline()
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
 
 
 def _scorer(model: mlflow.pyfunc.PyFuncModel):

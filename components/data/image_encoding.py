@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from components.data.classes import class_indices
 from components.data.image_files import ImageTransform, decode_images
 from components.errors import StepstoneError
 
@@ -54,16 +55,7 @@ class ImageEncoder:
         return x
 
     def labels(self, rows: pd.DataFrame, column: str) -> np.ndarray:
-        """Class indices of the rows' labels; a label outside `classes` is an error."""
-        lookup = {str(c): i for i, c in enumerate(self.classes)}
-        values = rows[column].map(_label_text)
-        bad = sorted(set(values) - set(lookup))
-        if bad:
-            raise StepstoneError(
-                f"label column {column!r} holds {bad[:5]} outside the declared classes "
-                f"{self.classes}; fix the data or data.label.classes."
-            )
-        return values.map(lookup).to_numpy(dtype=np.int64, copy=True)
+        return class_indices(rows, column, self.classes)
 
     def to_dict(self) -> dict:
         return {
@@ -81,10 +73,3 @@ class ImageEncoder:
             tuple(state["shape"]),
             state["path_column"],
         )
-
-
-def _label_text(value) -> str:
-    """A label as text, with integral floats (2.0, as pandas reads a column with blanks) as '2'."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)

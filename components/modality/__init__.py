@@ -1,9 +1,10 @@
-"""One interface per kind of data (`components.modality.base.Modality`); the pipeline's
+"""One interface per kind of data (tables, images, texts) (`components.modality.base.Modality`); the pipeline's
 stages are written once against it."""
 
 from components.modality.base import DOMAINS, CheckPlan, DataSpec, Encoder, Modality
 from components.modality.image import Image, ImageData, ImageModel
 from components.modality.tabular import MLPModel, TableData, Tabular
+from components.modality.text import Text, TextData, TextModel
 
 __all__ = [
     "DOMAINS",
@@ -17,4 +18,7 @@ __all__ = [
     "Modality",
     "TableData",
     "Tabular",
+    "Text",
+    "TextData",
+    "TextModel",
 ]

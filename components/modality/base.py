@@ -9,6 +9,7 @@ rows, saved in the checkpoint) turns rows into network inputs."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -65,6 +66,11 @@ class Modality(ABC):
     def read(self, path: Path) -> pd.DataFrame:
         """All rows of the user's data (a table, a manifest), with a `row_id` column."""
 
+    def counts(self, rows: pd.DataFrame) -> dict[str, int]:
+        """Numbers about one split worth logging (texts cut at the encoder's length); none
+        by default."""
+        return {}
+
     def digest_files(self, rows: pd.DataFrame) -> list[Path]:
         """Files besides the data path whose bytes identify the data version (none for tables)."""
         return []
@@ -105,6 +111,17 @@ class Modality(ABC):
         its encoder. None by default: the adapted network is the only one."""
         return []
 
+    def explain(
+        self,
+        rows: dict[str, pd.DataFrame],
+        predict: Callable[[pd.DataFrame], np.ndarray],
+        seed: int,
+    ) -> dict[str, pd.DataFrame | str]:
+        """Reports on what the registered model relies on, from its probabilities
+        (`predict`) on the training domains' rows (`source`, `intermediate`, `target`: never
+        test rows), logged as evaluation/<name> (a .json table or a .md text). None by default."""
+        return {}
+
     @abstractmethod
     def proba_of(self, output: pd.DataFrame) -> np.ndarray:
         """Probabilities (or one-hot labels) back from a served model's answer, for metrics."""
@@ -112,13 +129,15 @@ class Modality(ABC):
 
 class DataSpec(BaseModel):
     """Where the user's data is and how to cut it into domains: pandas queries over its
-    columns for `source`, `intermediate` and `target`."""
+    columns for `source`, `intermediate` and `target`. `pool_labels: false` hides the pool's
+    labels from every stage (an unlabelled intermediate domain)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     path: Path
     domains: dict[str, str]
     drop_test_duplicates: bool = False  # drop target test rows that copy a training row exactly
+    pool_labels: bool = True  # false: the intermediate pool's labels are dropped on loading
 
     @field_validator("domains")
     @classmethod

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
@@ -16,22 +15,13 @@ from components.data.image_encoding import ImageEncoder
 from components.data.image_files import ImageTransform, folder_manifest, read_manifest
 from components.data.loading import ROW_ID
 from components.errors import StepstoneError
-from components.evaluation.accuracy import accuracy, accuracy_ci
-from components.modality.base import CheckPlan, DataSpec, Modality
+from components.modality.base import CheckPlan, DataSpec
+from components.modality.classes import Classified, ClassLabel
 from components.models.backbones import TorchvisionNet
 from components.models.cnn import CNNSpec, SmallCNN
 from components.models.lenet import LeNet
-from components.validation.manifest import validate_manifest
+from components.validation.manifest import image_files, validate_examples
 from components.validation.suites import DomainValidation
-
-
-class ImageLabel(BaseModel):
-    """The label column and the declared classes (class index = position in the list)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    column: str = "label"
-    classes: list[int | str] = Field(min_length=2)
 
 
 class ImageData(DataSpec):
@@ -40,7 +30,7 @@ class ImageData(DataSpec):
 
     modality: Literal["image"] = "image"
     path_column: str = "path"
-    label: ImageLabel
+    label: ClassLabel
     transform: ImageTransform = ImageTransform()
 
 
@@ -81,15 +71,11 @@ class BackboneModel(BaseModel):
 ImageModel = Annotated[SmallCNNModel | LeNetModel | BackboneModel, Field(discriminator="kind")]
 
 
-class Image(Modality):
-    kind, metric = "image", "accuracy"
+class Image(Classified):
+    kind = "image"
 
     def __init__(self, data: ImageData, model: SmallCNNModel | LeNetModel | BackboneModel):
         self.data, self.model = data, model
-
-    @property
-    def label_column(self) -> str:
-        return self.data.label.column
 
     @property
     def feature_columns(self) -> list[str]:
@@ -110,10 +96,10 @@ class Image(Modality):
         return [Path(p) for p in rows[self.data.path_column]]
 
     def validate(self, rows: pd.DataFrame, plan: CheckPlan) -> DomainValidation:
-        return validate_manifest(
+        return validate_examples(
             rows,
             plan.name,
-            self.data.path_column,
+            image_files(self.data.path_column),
             self.label_column,
             self.data.label.classes,
             labelled=plan.labelled,
@@ -126,9 +112,6 @@ class Image(Modality):
         return ImageEncoder.fit(
             source, self.data.transform, self.data.label.classes, self.data.path_column
         )
-
-    def labels(self, encoder: ImageEncoder, rows: pd.DataFrame) -> np.ndarray:
-        return encoder.labels(rows, self.label_column)
 
     def build_model(self, encoder: ImageEncoder, seed: int) -> nn.Module:
         n, spec, shape = len(encoder.classes), self.model, encoder.shape
@@ -147,16 +130,3 @@ class Image(Modality):
                 f"{shape[0]} channel(s); set data.transform.channels: 3."
             )
         return TorchvisionNet(spec.arch, n, str(spec.weights) if spec.weights else None)
-
-    def metrics(self, y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
-        return accuracy(y, proba)
-
-    def intervals(self, y, proba, n_boot, alpha, seed):
-        return accuracy_ci(y, proba, n_boot=n_boot, alpha=alpha, seed=seed)
-
-    def proba_of(self, output: pd.DataFrame) -> np.ndarray:
-        index = {str(c): i for i, c in enumerate(self.data.label.classes)}
-        labels = output["label"].astype(str).map(index).fillna(-1).to_numpy(dtype=np.int64)
-        onehot = np.zeros((len(labels), len(index)), dtype=np.float32)
-        onehot[labels >= 0, labels[labels >= 0]] = 1.0
-        return onehot

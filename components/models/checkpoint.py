@@ -1,5 +1,5 @@
 """One checkpoint format for every modality: the network's class, shape and weights and the
-fitted input encoder (tabular preprocessing or image decoding), in one torch file of plain
+fitted input encoder (tabular preprocessing, image decoding, TF-IDF or a tokenizer), in one torch file of plain
 types and tensors."""
 
 from __future__ import annotations
@@ -13,18 +13,26 @@ from torch import nn
 
 from components.data.image_encoding import ImageEncoder
 from components.data.preprocess import TabularPreprocessor
+from components.data.texts import TfidfEncoder, TokenEncoder
 from components.models.backbones import TorchvisionNet
 from components.models.cnn import SmallCNN
 from components.models.ensemble import Ensemble
 from components.models.lenet import LeNet
 from components.models.tabular_mlp import TabularMLP
+from components.models.text_nets import TextMLP, TextTransformer
 from components.models.training import predict_proba
 
 NETWORKS: dict[str, type[nn.Module]] = {
-    cls.__name__: cls for cls in (TabularMLP, SmallCNN, LeNet, TorchvisionNet)
+    cls.__name__: cls
+    for cls in (TabularMLP, SmallCNN, LeNet, TorchvisionNet, TextMLP, TextTransformer)
 }
-ENCODERS = {"tabular": TabularPreprocessor, "image": ImageEncoder}
-Encoder = TabularPreprocessor | ImageEncoder
+ENCODERS = {
+    "tabular": TabularPreprocessor,
+    "image": ImageEncoder,
+    "text_tfidf": TfidfEncoder,
+    "text_tokens": TokenEncoder,
+}
+Encoder = TabularPreprocessor | ImageEncoder | TfidfEncoder | TokenEncoder
 
 
 def _network(model: nn.Module) -> dict:
@@ -43,7 +51,7 @@ def _rebuild(blob: dict) -> nn.Module:
 
 
 def encoder_kind(encoder: Encoder) -> str:
-    return "image" if isinstance(encoder, ImageEncoder) else "tabular"
+    return getattr(encoder, "kind", "tabular")
 
 
 def save(path: Path, model: nn.Module, encoder: Encoder) -> Path:

@@ -1,8 +1,9 @@
 """Training settings, data and device helpers, and batched inference, for tabular and image
 models (the training loop itself is `components.models.loop`).
 
-Inputs are either `Encoded` tabular rows (the model is called as `model(cat, num)`) or a
-float array such as images [n, c, h, w] (called as `model(x)`). A model returning logits
+Inputs are either `Encoded` tabular rows (the model is called as `model(cat, num)`) or an
+array (called as `model(x)`): floats such as images [n, c, h, w] or TF-IDF vectors, or
+integer token ids [n, 2, length]. A model returning logits
 of shape [n] is a binary classifier (BCE); one returning [n, k] is a k-class one (CE).
 
 On CUDA, inputs are copied from pinned memory without blocking and forward passes run
@@ -65,6 +66,8 @@ def to_tensors(x: Inputs, device: torch.device) -> tuple[torch.Tensor, ...]:
         return to_device(torch.from_numpy(x.cat), device), to_device(
             torch.from_numpy(x.num), device
         )
+    if x.dtype.kind in "iu":  # token ids and masks stay integers
+        return (to_device(torch.as_tensor(x, dtype=torch.int64), device),)
     return (to_device(torch.as_tensor(x, dtype=torch.float32), device),)
 
 
@@ -165,6 +168,7 @@ def _batched(
     fn: Callable[..., torch.Tensor], model: nn.Module, x: Inputs, batch_size: int
 ) -> np.ndarray:
     model.eval()
+    batch_size = min(batch_size, getattr(model, "inference_batch", batch_size))
     device = next(model.parameters()).device
     inputs = to_tensors(x, device)
     n = len(inputs[0])

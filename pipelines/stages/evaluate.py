@@ -46,9 +46,33 @@ def score_arms(
         for name, path in chosen["candidates"].items()
     }
     scores["source_model"] = checkpoint.score_rows(model, encoder, test)
-    served = mlflow.pyfunc.load_model(chosen["model_uri"]).predict(test[encoder.columns])
-    scores[chosen["choice"]["name"]] = modality.proba_of(served)
+    scores[chosen["choice"]["name"]] = served_proba(modality, chosen, encoder.columns, test)
     return scores
+
+
+def served_proba(modality, chosen: dict, columns: list[str], rows: pd.DataFrame) -> np.ndarray:
+    """The registered model's probabilities for `rows`, through its logged pyfunc."""
+    served = mlflow.pyfunc.load_model(chosen["model_uri"]).predict(rows[columns])
+    return modality.proba_of(served)
+
+
+def log_explanations(config: PipelineConfig, workdir: str, chosen: dict, columns: list[str]):
+    """The modality's reports on the registered model (texts: the pivot report), from its
+    answers on the source, pool and labelled/unlabelled target rows, never test rows."""
+    modality = config.modality_impl()
+    source, pool, labelled, unlabelled = read_splits(
+        workdir, "source", "intermediate", "target_labelled", "target_unlabelled"
+    )
+    rows = {"source": source, "intermediate": pool, "target": pd.concat([labelled, unlabelled])}
+
+    def predict(part: pd.DataFrame) -> np.ndarray:
+        return served_proba(modality, chosen, columns, part)
+
+    for name, report in modality.explain(rows, predict, config.seed).items():
+        if isinstance(report, pd.DataFrame):
+            mlflow.log_dict(report.to_dict(orient="records"), f"evaluation/{name}")
+        else:
+            mlflow.log_text(report, f"evaluation/{name}")
 
 
 def with_choice(table: pd.DataFrame, chosen: dict, metric: str) -> pd.DataFrame:
@@ -106,6 +130,7 @@ def evaluate(
             per_row.to_parquet(path, index=False)
             mlflow.log_artifact(str(path), "evaluation")
         mlflow.log_text(to_markdown(table), "evaluation/comparison.md")
+        log_explanations(config, workdir, chosen, encoder.columns)
         if modality.metric == "auc":
             mlflow.log_figure(roc_figure(y, scores), "evaluation/roc.png")
             mlflow.log_figure(gain_lift_figure(y, scores), "evaluation/gain_lift.png")

