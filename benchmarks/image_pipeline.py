@@ -1,10 +1,12 @@
-"""Image cases through the product: per seed, `stepstone data CASE` writes the case as files
-(the domain draw follows the seed) and `stepstone run` runs the shipped config on them in a
+"""Image and text cases through the product: per seed, `stepstone data CASE` writes the case
+as files (the domain draw follows the seed; the review table is the same every seed) and `stepstone run` runs the shipped config on them in a
 fresh process. Prints one JSON line: each arm's accuracy per seed, mean and spread, wall time.
 
     uv run python benchmarks/image_pipeline.py --case rotating-mnist --seeds 0 1 2 3 4
     uv run python benchmarks/image_pipeline.py --case digits --seeds 0 1 2
     uv run python benchmarks/image_pipeline.py --case mnist-usps --set adaptation.method=cdan
+    uv run python benchmarks/image_pipeline.py --case amazon-reviews --seeds 0 1 2
+    uv run python benchmarks/image_pipeline.py --case amazon-reviews --set target.labelled=100
 
 Runs go to a temporary MLflow store and data folder; the project's mlruns/ is untouched.
 """
@@ -29,7 +31,9 @@ CONFIGS = {
     "digits": "digits_demo.yaml",
     "rotating-mnist": "rotating_mnist.yaml",
     "mnist-usps": "mnist_usps.yaml",
+    "amazon-reviews": "amazon_books_kitchen.yaml",
 }
+TABLES = {"amazon-reviews": "reviews.parquet"}  # what `stepstone data` writes (else a manifest)
 
 
 def override(pairs: list[str]) -> dict:
@@ -57,7 +61,7 @@ def run_seed(case: str, seed: int, tmp: Path, changes: dict) -> tuple[dict, floa
     prepared = time.perf_counter() - start
     variant = {
         "base": str(REPO_ROOT / "configs" / CONFIGS[case]),
-        "data": {"path": str(data / "manifest.csv")},
+        "data": {"path": str(data / TABLES.get(case, "manifest.csv"))},
         **changes,
     }
     config, summary = tmp / f"config-{seed}.yaml", tmp / f"summary-{seed}.json"

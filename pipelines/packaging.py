@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import joblib
@@ -34,6 +35,7 @@ def requirements() -> list[str]:
         f"scikit-learn=={sklearn.__version__}",
         f"lightgbm=={lightgbm.__version__}",
         f"joblib=={joblib.__version__}",
+        *(f"{name}=={version(name)}" for name in ("transformers", "tokenizers")),
     ]
 
 

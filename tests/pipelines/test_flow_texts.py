@@ -1,10 +1,12 @@
 """Texts as a user brings them: a CSV of reviews from three shops, run through the same
 stages as a table (TF-IDF + MLP, and a tiny transformer built here); the champion scores
-raw texts in Python and through `stepstone score`; bad text input exits 2."""
+raw texts in Python, through `stepstone score` and over HTTP from `mlflow models serve`;
+bad text input exits 2."""
 
 from __future__ import annotations
 
 import json
+import urllib.request
 
 import mlflow
 import pandas as pd
@@ -16,6 +18,7 @@ from pipelines.cli import main
 from pipelines.config import load_config
 from pipelines.stages.load_data import build_splits
 from tests.pipelines.conftest import STAGES, stage_runs
+from tests.pipelines.servers import served_model
 from tests.pipelines.user_texts import text_config, write_user_texts
 
 
@@ -91,6 +94,23 @@ def test_scoring_a_table_without_the_text_column_exits_2(text_run, tmp_path, cap
     code = main(["score", "--model", text_run["model_uri"], "--input", str(path), "--output",
                  str(tmp_path / "o.csv")])  # fmt: skip
     assert code == 2 and "text column 'text'" in capsys.readouterr().err
+
+
+def test_mlflow_models_serve_answers_an_http_request_with_raw_texts(
+    text_run, mlflow_store, tmp_path
+):
+    with served_model(
+        text_run["model_uri"], mlflow_store, tmp_path / "serve.log", timeout=90
+    ) as port:
+        body = {"dataframe_split": {"columns": ["text"], "data": [["the kettle leaks awful"]]}}
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            json.dumps(body).encode(),
+            {"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            predictions = json.loads(response.read())["predictions"]
+    assert [p["label"] for p in predictions] == ["negative"]
 
 
 @pytest.fixture(scope="module")
