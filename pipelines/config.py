@@ -276,11 +276,17 @@ def read_scenario(path: Path) -> dict:
 
 
 def merge(base: dict, changes: dict) -> dict:
-    """`base` with `changes` laid over it, mappings merged key by key."""
+    """`base` with `changes` laid over it, mappings merged key by key; a mapping that names
+    another `kind` (a different network, say) replaces the base's instead."""
     out = dict(base)
     for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            value = merge(out[key], value)
+        old = out.get(key)
+        if (
+            isinstance(value, dict)
+            and isinstance(old, dict)
+            and value.get("kind", old.get("kind")) == old.get("kind")
+        ):
+            value = merge(old, value)
         out[key] = value
     return out
 

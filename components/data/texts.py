@@ -5,7 +5,7 @@ text exactly as training did, with nothing downloaded."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -80,8 +80,27 @@ def texts_of(rows: pd.DataFrame, column: str) -> list[str]:
     return values.astype(str).tolist()
 
 
+class TextEncoding:
+    """What both text encoders share: the text column, the declared classes, and their
+    fields as the checkpoint's plain state."""
+
+    @property
+    def columns(self) -> list[str]:
+        return [self.text_column]
+
+    def labels(self, rows: pd.DataFrame, column: str) -> np.ndarray:
+        return class_indices(rows, column, self.classes)
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k != "kind"}
+
+    @classmethod
+    def from_dict(cls, state: dict):
+        return cls(**state)
+
+
 @dataclass(frozen=True)
-class TfidfEncoder:
+class TfidfEncoder(TextEncoding):
     """TF-IDF over unigrams..`ngram_max`-grams with the vocabulary and idf weights fitted on
     the source texts; dense float32 rows [n, vocabulary]."""
 
@@ -121,10 +140,6 @@ class TfidfEncoder:
         return vectoriser
 
     @property
-    def columns(self) -> list[str]:
-        return [self.text_column]
-
-    @property
     def width(self) -> int:
         return len(self.vocabulary)
 
@@ -132,25 +147,9 @@ class TfidfEncoder:
         matrix = self._vectoriser.transform(texts_of(rows, self.text_column))
         return matrix.astype(np.float32).toarray()
 
-    def labels(self, rows: pd.DataFrame, column: str) -> np.ndarray:
-        return class_indices(rows, column, self.classes)
-
-    def to_dict(self) -> dict:
-        return {
-            "text_column": self.text_column,
-            "classes": self.classes,
-            "vocabulary": self.vocabulary,
-            "idf": self.idf,
-            "ngram_max": self.ngram_max,
-        }
-
-    @classmethod
-    def from_dict(cls, state: dict) -> TfidfEncoder:
-        return cls(**state)
-
 
 @dataclass(frozen=True)
-class TokenEncoder:
+class TokenEncoder(TextEncoding):
     """A transformer's tokenizer (its `tokenizer.json`, kept as text): rows -> int64
     [n, 2, max_length] (token ids, attention mask). Longer texts are cut at `max_length`
     tokens (`truncated` counts them)."""
@@ -184,10 +183,6 @@ class TokenEncoder:
         tokenizer.enable_padding(length=self.max_length, pad_id=pad)
         return tokenizer
 
-    @property
-    def columns(self) -> list[str]:
-        return [self.text_column]
-
     def _encode(self, rows: pd.DataFrame) -> list:
         return self._tokenizer.encode_batch(texts_of(rows, self.text_column))
 
@@ -200,18 +195,3 @@ class TokenEncoder:
     def truncated(self, rows: pd.DataFrame) -> int:
         """How many of the rows' texts are longer than `max_length` tokens (they are cut)."""
         return sum(bool(e.overflowing) for e in self._encode(rows))
-
-    def labels(self, rows: pd.DataFrame, column: str) -> np.ndarray:
-        return class_indices(rows, column, self.classes)
-
-    def to_dict(self) -> dict:
-        return {
-            "text_column": self.text_column,
-            "classes": self.classes,
-            "tokenizer_json": self.tokenizer_json,
-            "max_length": self.max_length,
-        }
-
-    @classmethod
-    def from_dict(cls, state: dict) -> TokenEncoder:
-        return cls(**state)

@@ -8,7 +8,9 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.evaluation.accuracy import accuracy, accuracy_ci
-from components.modality.base import Modality
+from components.modality.base import CheckPlan, Modality
+from components.validation.manifest import Examples, validate_examples
+from components.validation.suites import DomainValidation
 
 
 class ClassLabel(BaseModel):
@@ -28,6 +30,23 @@ class Classified(Modality):
     @property
     def label_column(self) -> str:
         return self.data.label.column
+
+    def examples(self) -> Examples:
+        """The column that holds the examples and how to check one (manifest.Examples)."""
+        raise NotImplementedError
+
+    def validate(self, rows: pd.DataFrame, plan: CheckPlan) -> DomainValidation:
+        return validate_examples(
+            rows,
+            plan.name,
+            self.examples(),
+            self.label_column,
+            self.data.label.classes,
+            labelled=plan.labelled,
+            min_rows=plan.min_rows,
+            several_classes=plan.several_classes,
+            required=plan.required,
+        )
 
     def labels(self, encoder, rows: pd.DataFrame) -> np.ndarray:
         return encoder.labels(rows, self.label_column)

@@ -15,13 +15,12 @@ from components.data.image_encoding import ImageEncoder
 from components.data.image_files import ImageTransform, folder_manifest, read_manifest
 from components.data.loading import ROW_ID
 from components.errors import StepstoneError
-from components.modality.base import CheckPlan, DataSpec
+from components.modality.base import DataSpec
 from components.modality.classes import Classified, ClassLabel
 from components.models.backbones import TorchvisionNet
 from components.models.cnn import CNNSpec, SmallCNN
 from components.models.lenet import LeNet
-from components.validation.manifest import image_files, validate_examples
-from components.validation.suites import DomainValidation
+from components.validation.manifest import Examples, image_files
 
 
 class ImageData(DataSpec):
@@ -95,18 +94,8 @@ class Image(Classified):
     def digest_files(self, rows: pd.DataFrame) -> list[Path]:
         return [Path(p) for p in rows[self.data.path_column]]
 
-    def validate(self, rows: pd.DataFrame, plan: CheckPlan) -> DomainValidation:
-        return validate_examples(
-            rows,
-            plan.name,
-            image_files(self.data.path_column),
-            self.label_column,
-            self.data.label.classes,
-            labelled=plan.labelled,
-            min_rows=plan.min_rows,
-            several_classes=plan.several_classes,
-            required=plan.required,
-        )
+    def examples(self) -> Examples:
+        return image_files(self.data.path_column)
 
     def fit_encoder(self, source: pd.DataFrame) -> ImageEncoder:
         return ImageEncoder.fit(

@@ -15,11 +15,10 @@ from torch import nn
 
 from components.data.texts import TfidfEncoder, TokenEncoder, read_texts, texts_of
 from components.evaluation.pivots import pivot_markdown, pivot_table
-from components.modality.base import CheckPlan, DataSpec
+from components.modality.base import DataSpec
 from components.modality.classes import Classified, ClassLabel
 from components.models.text_nets import TextMLP, TextTransformer
-from components.validation.manifest import texts, validate_examples
-from components.validation.suites import DomainValidation
+from components.validation.manifest import Examples, texts
 
 
 class TextData(DataSpec):
@@ -89,18 +88,8 @@ class Text(Classified):
     def read(self, path: Path) -> pd.DataFrame:
         return read_texts(path, self.data.text_column)
 
-    def validate(self, rows: pd.DataFrame, plan: CheckPlan) -> DomainValidation:
-        return validate_examples(
-            rows,
-            plan.name,
-            texts(self.data.text_column),
-            self.label_column,
-            self.data.label.classes,
-            labelled=plan.labelled,
-            min_rows=plan.min_rows,
-            several_classes=plan.several_classes,
-            required=plan.required,
-        )
+    def examples(self) -> Examples:
+        return texts(self.data.text_column)
 
     def counts(self, rows: pd.DataFrame) -> dict[str, int]:
         """How many texts a transformer cuts at model.max_length tokens."""

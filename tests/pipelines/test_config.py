@@ -33,6 +33,18 @@ def test_a_variant_merges_over_its_base_key_by_key(tmp_path):
     assert changed.data == default.data
 
 
+def test_a_variant_that_names_another_model_kind_replaces_the_model(tmp_path):
+    variant = tmp_path / "minilm.yaml"
+    variant.write_text(
+        f"base: {CONFIGS / 'amazon_books_kitchen.yaml'}\n"
+        "model: {kind: transformer, max_length: 64}\n"
+        "adaptation: {train: {epochs: 1}}\n"
+    )
+    changed = load_config(variant)  # the base's TF-IDF keys (max_features, ...) are not kept
+    assert changed.model.kind == "transformer" and changed.model.max_length == 64
+    assert changed.adaptation.method == "dann"  # mappings without a kind still merge
+
+
 def test_a_relative_base_is_read_beside_the_variant_and_must_exist(tmp_path):
     (tmp_path / "base.yaml").write_text((CONFIGS / "loan_marketing.yaml").read_text())
     (tmp_path / "variant.yaml").write_text("base: base.yaml\nseed: 7\n")
