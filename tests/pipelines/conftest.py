@@ -92,6 +92,16 @@ def stage_runs(client: MlflowClient, parent) -> dict:
     return {r.data.tags["stage"]: r for r in children}
 
 
+def assert_failed_and_unregistered(message: str, model_name: str) -> None:
+    """Some run FAILED with `message` in its error tag, and `model_name` was never registered."""
+    client = MlflowClient()
+    failed = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()], "attributes.status = 'FAILED'"
+    )
+    assert any(message in r.data.tags.get("error", "") for r in failed)
+    assert not client.search_registered_models(f"name = '{model_name}'")
+
+
 def write_config(path: Path, data_path: Path, **changes) -> Path:
     """The loan-marketing YAML pointed at `data_path`, with the FAST settings and `changes`."""
     raw = yaml.safe_load(DEFAULT_CONFIG.read_text())

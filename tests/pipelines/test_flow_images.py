@@ -18,7 +18,7 @@ from mlflow.tracking import MlflowClient
 from components.models.ensemble import Ensemble
 from components.models.training import predict_proba
 from pipelines.cli import main
-from tests.pipelines.conftest import STAGES, dvc, git, stage_runs
+from tests.pipelines.conftest import STAGES, assert_failed_and_unregistered, dvc, git, stage_runs
 from tests.pipelines.servers import served_model
 from tests.pipelines.user_images import image_config, write_user_images
 
@@ -194,9 +194,4 @@ def test_bad_image_input_exits_2_marks_the_run_failed_and_registers_nothing(
         raw["data"]["schema"] = {"label": {"column": "label", "positive": 1, "negative": 0}}
     run(tmp_path, raw, code=2)
     assert message in capsys.readouterr().err
-    client = MlflowClient()
-    failed = client.search_runs(
-        [e.experiment_id for e in client.search_experiments()], "attributes.status = 'FAILED'"
-    )
-    assert any(message in r.data.tags.get("error", "") for r in failed)
-    assert not client.search_registered_models(f"name = 'stepstone-{name}'")
+    assert_failed_and_unregistered(message, f"stepstone-{name}")

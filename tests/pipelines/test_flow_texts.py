@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 from pipelines.cli import main
 from pipelines.config import load_config
 from pipelines.stages.load_data import build_splits
-from tests.pipelines.conftest import STAGES, stage_runs
+from tests.pipelines.conftest import STAGES, assert_failed_and_unregistered, stage_runs
 from tests.pipelines.servers import served_model
 from tests.pipelines.user_texts import text_config, write_user_texts
 
@@ -187,9 +187,4 @@ def test_bad_text_input_exits_2_marks_the_run_failed_and_registers_nothing(
         path.write_bytes(path.read_bytes().replace(b"novel", b"nov\xe9l", 1))
     run(tmp_path, raw, code=2)
     assert message in capsys.readouterr().err
-    client = MlflowClient()
-    failed = client.search_runs(
-        [e.experiment_id for e in client.search_experiments()], "attributes.status = 'FAILED'"
-    )
-    assert any(message in r.data.tags.get("error", "") for r in failed)
-    assert not client.search_registered_models(f"name = '{name}'")
+    assert_failed_and_unregistered(message, name)
