@@ -1,6 +1,6 @@
 """Image and text cases through the product: per seed, `stepstone data CASE` writes the case
-as files (the domain draw follows the seed; the review table is the same every seed) and `stepstone run` runs the shipped config on them in a
-fresh process. Prints one JSON line: each arm's accuracy per seed, mean and spread, wall time.
+as files (the domain draw follows the seed; the review table is the same every seed) and
+`stepstone run` runs the shipped config on them in a fresh process. Prints one JSON line: each arm's accuracy per seed, mean and spread, wall time.
 
     uv run python benchmarks/image_pipeline.py --case rotating-mnist --seeds 0 1 2 3 4
     uv run python benchmarks/image_pipeline.py --case digits --seeds 0 1 2

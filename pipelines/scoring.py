@@ -4,6 +4,7 @@ into a ranked list with a registered model."""
 from __future__ import annotations
 
 import csv
+import gzip
 import logging
 from pathlib import Path
 
@@ -41,8 +42,6 @@ def read_rows(path: Path, separator: str | None = None) -> pd.DataFrame:
 
 def _sniff(path: Path) -> str:
     """The separator of a CSV's header line: `,`, `;` or a tab (`,` when none appears)."""
-    import gzip
-
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8", errors="replace") as file:
         header = file.readline()

@@ -83,15 +83,10 @@ def load_amazon_reviews(root: Path | None = None) -> pd.DataFrame:
 
 
 def prepare_amazon_reviews(out_dir: Path, seed: int = 0) -> Path:
-    """Write every review to out_dir/reviews.parquet (CSV if parquet is unavailable) and
-    return its path. `seed` is unused (all rows are kept); it matches the other cases."""
+    """Write every review to out_dir/reviews.parquet and return its path. `seed` is unused
+    (all rows are kept); it matches the other cases."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    table = load_amazon_reviews()
     path = out_dir / TABLE
-    try:
-        table.to_parquet(path, index=False)
-    except ImportError:  # no pyarrow / fastparquet
-        path = path.with_suffix(".csv")
-        table.to_csv(path, index=False)
+    load_amazon_reviews().to_parquet(path, index=False)
     return path

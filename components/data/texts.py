@@ -5,6 +5,7 @@ text exactly as training did, with nothing downloaded."""
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -50,8 +51,6 @@ def read_texts(path: Path, text_column: str) -> pd.DataFrame:
 
 
 def _check_utf8(path: Path) -> None:
-    import gzip
-
     raw = (gzip.open if path.suffix == ".gz" else open)(path, "rb").read()
     try:
         raw.decode("utf-8")

@@ -1,5 +1,5 @@
-"""One interface per kind of data (tables, images, texts) (`components.modality.base.Modality`); the pipeline's
-stages are written once against it."""
+"""One interface per kind of data: tables, images, texts (`components.modality.base.Modality`);
+the pipeline's stages are written once against it."""
 
 from components.modality.base import DOMAINS, CheckPlan, DataSpec, Encoder, Modality
 from components.modality.image import Image, ImageData, ImageModel

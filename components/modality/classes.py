@@ -3,6 +3,8 @@ accuracy with a bootstrap interval, and the served model's `label` answer read b
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,9 +33,9 @@ class Classified(Modality):
     def label_column(self) -> str:
         return self.data.label.column
 
+    @abstractmethod
     def examples(self) -> Examples:
         """The column that holds the examples and how to check one (manifest.Examples)."""
-        raise NotImplementedError
 
     def validate(self, rows: pd.DataFrame, plan: CheckPlan) -> DomainValidation:
         return validate_examples(

@@ -1,6 +1,6 @@
 """One checkpoint format for every modality: the network's class, shape and weights and the
-fitted input encoder (tabular preprocessing, image decoding, TF-IDF or a tokenizer), in one torch file of plain
-types and tensors."""
+fitted input encoder (tabular preprocessing, image decoding, TF-IDF or a tokenizer), in one
+torch file of plain types and tensors."""
 
 from __future__ import annotations
 

@@ -46,14 +46,9 @@ def score_arms(
         for name, path in chosen["candidates"].items()
     }
     scores["source_model"] = checkpoint.score_rows(model, encoder, test)
-    scores[chosen["choice"]["name"]] = served_proba(modality, chosen, encoder.columns, test)
+    served = mlflow.pyfunc.load_model(chosen["model_uri"])
+    scores[chosen["choice"]["name"]] = modality.proba_of(served.predict(test[encoder.columns]))
     return scores
-
-
-def served_proba(modality, chosen: dict, columns: list[str], rows: pd.DataFrame) -> np.ndarray:
-    """The registered model's probabilities for `rows`, through its logged pyfunc."""
-    served = mlflow.pyfunc.load_model(chosen["model_uri"]).predict(rows[columns])
-    return modality.proba_of(served)
 
 
 def log_explanations(config: PipelineConfig, workdir: str, chosen: dict, columns: list[str]):
@@ -64,9 +59,10 @@ def log_explanations(config: PipelineConfig, workdir: str, chosen: dict, columns
         workdir, "source", "intermediate", "target_labelled", "target_unlabelled"
     )
     rows = {"source": source, "intermediate": pool, "target": pd.concat([labelled, unlabelled])}
+    served = mlflow.pyfunc.load_model(chosen["model_uri"])
 
     def predict(part: pd.DataFrame) -> np.ndarray:
-        return served_proba(modality, chosen, columns, part)
+        return modality.proba_of(served.predict(part[columns]))
 
     for name, report in modality.explain(rows, predict, config.seed).items():
         if isinstance(report, pd.DataFrame):
