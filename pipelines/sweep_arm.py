@@ -21,6 +21,7 @@ from components.models import checkpoint
 from components.models.training import Labelled, predict_proba, resolve_device
 from pipelines import tracking
 from pipelines.config import PipelineConfig
+from pipelines.retries import STAGE_RETRIES
 from pipelines.stages.workspace import read_split, read_splits, write_split
 
 
@@ -68,7 +69,7 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
 
 
-@task(name="adapt_arm")
+@task(name="adapt_arm", **STAGE_RETRIES)
 def adapt_arm(
     config: PipelineConfig,
     workdir: str,

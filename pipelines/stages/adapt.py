@@ -27,6 +27,7 @@ from components.models.training import (
 )
 from pipelines.config import PipelineConfig
 from pipelines.packaging import log_scorer
+from pipelines.retries import STAGE_RETRIES
 from pipelines.stages.select import log_after_adaptation
 from pipelines.stages.transit import PathData, as_step_history, ordered_pool, transit_adapt
 from pipelines.stages.workspace import has_labels, labelled_rows, read_splits
@@ -113,7 +114,7 @@ def network_recipe(
     )
 
 
-@task(name="adapt_target")
+@task(name="adapt_target", **STAGE_RETRIES)
 def adapt_target(
     config: PipelineConfig,
     workdir: str,

@@ -23,6 +23,7 @@ from components.evaluation.cv import Choice, choose, cross_validate, make_folds
 from components.models import checkpoint
 from pipelines.config import PipelineConfig
 from pipelines.packaging import log_scorer
+from pipelines.retries import STAGE_RETRIES
 from pipelines.stages.adapt import network_recipe
 from pipelines.stages.workspace import read_split, read_splits
 from pipelines.tracking import log_json, stage_run
@@ -122,7 +123,7 @@ def check_folds(config: PipelineConfig, workdir: str) -> None:
         make_folds(y, config.choice.folds, 1, config.seed)
 
 
-@task(name="choose")
+@task(name="choose", **STAGE_RETRIES)
 def choose_model(
     config: PipelineConfig,
     workdir: str,

@@ -11,6 +11,7 @@ from components.data.loading import split_domains
 from components.data.splits import split_target
 from pipelines.config import PipelineConfig
 from pipelines.data_version import DataVersion, ensure_data
+from pipelines.retries import STAGE_RETRIES
 from pipelines.stages.workspace import write_split
 
 TARGET_PARTS = ("labelled", "unlabelled", "test")
@@ -60,7 +61,7 @@ def build_splits(config: PipelineConfig) -> tuple[DataVersion, dict[str, pd.Data
     return version, splits
 
 
-@task(name="load_data")
+@task(name="load_data", **STAGE_RETRIES)
 def load_data(config: PipelineConfig, workdir: str) -> DataVersion:
     """Write the five splits to `workdir`; return the data version they came from."""
     version, splits = build_splits(config)

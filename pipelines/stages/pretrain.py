@@ -20,13 +20,19 @@ from components.models.training import resolve_device, seed_everything
 from pipelines.cache import SourceCachePolicy, source_digest
 from pipelines.config import PipelineConfig
 from pipelines.packaging import log_scorer
+from pipelines.retries import STAGE_RETRIES
 from pipelines.stages.workspace import labelled_rows, read_split
 from pipelines.tracking import log_history, stage_run
 
 CHECKPOINT_ARTIFACT = "checkpoint/source.pt"
 
 
-@task(name="pretrain_source", cache_policy=SourceCachePolicy(), result_serializer="json")
+@task(
+    name="pretrain_source",
+    cache_policy=SourceCachePolicy(),
+    result_serializer="json",
+    **STAGE_RETRIES,
+)
 def pretrain_source(
     config: PipelineConfig, workdir: str, parent_run_id: str, source_digest: str
 ) -> dict:
