@@ -17,6 +17,7 @@ from components.adaptation import ADAPTERS, NEEDS, AdaptSpec
 from components.adaptation.gradual import GradualSpec
 from components.adaptation.joint import JointSpec
 from components.candidates.tables import NAMES as TABLE_CANDIDATES
+from components.candidates.texts import NAMES as TEXT_CANDIDATES
 from components.errors import StepstoneError
 from components.modality import (
     Image,
@@ -41,11 +42,12 @@ MODEL_KINDS = {
     "image": ("small_cnn", "lenet", "torchvision"),
     "text": ("tfidf_mlp", "transformer"),
 }
-# The candidates each modality offers the choice stage (`transfer` is the adapted network).
+# The candidates each modality offers the choice stage (`transfer` is the adapted network;
+# text offers `network_target_only` with a transformer, the TF-IDF regressions otherwise).
 CANDIDATES = {
     "tabular": ("transfer", *TABLE_CANDIDATES),
     "image": ("transfer", "network_target_only"),
-    "text": ("transfer", "network_target_only"),
+    "text": ("transfer", "network_target_only", *TEXT_CANDIDATES),
 }
 MODALITIES = {"tabular": Tabular, "image": Image, "text": Text}
 

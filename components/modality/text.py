@@ -13,6 +13,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
+from components.candidates.texts import text_candidates
 from components.data.texts import TfidfEncoder, TokenEncoder, read_texts, texts_of
 from components.evaluation.pivots import pivot_markdown, pivot_table
 from components.modality.base import DataSpec
@@ -104,6 +105,13 @@ class Text(Classified):
         return TfidfEncoder.fit(
             source, column, classes, spec.max_features, spec.ngram_max, spec.min_df
         )
+
+    def candidates(self, source, pool, pool_score, network, encoder, seed):
+        """Logistic regressions on the TF-IDF features (components.candidates.texts); none
+        for a transformer, whose target-only baseline is the network trained afresh."""
+        if not isinstance(encoder, TfidfEncoder):
+            return []
+        return text_candidates(source, encoder, self.data.label.column, seed)
 
     def explain(self, rows, predict, seed):
         """The pivot report: words the model leans on that source and target share, and
