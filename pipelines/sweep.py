@@ -4,7 +4,8 @@ The data is loaded and validated, the source model trained and the pool selected
 arms then run concurrently through a Prefect task runner, each as a child MLflow run of one
 parent run. A comparison table (mean and spread per configuration, label-free scores, a
 negative-transfer flag) goes to the terminal, a Prefect table artifact and MLflow. The best
-configuration by a label-free criterion can be registered exactly like a normal run.
+configuration by the criterion (default: cross-validation on the labelled target rows when
+they allow the folds, else the label-free DEV) can be registered exactly like a normal run.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from components.candidates.linear import logistic_baseline
 from components.data.preprocess import encode_labels
 from components.errors import StepstoneError
 from components.evaluation import binary_metrics, to_markdown
+from components.evaluation.cv import Fold, make_folds
 from components.evaluation.sweep_summary import arms_table, configs_table, scorer_agreement
 from pipelines import tracking
 from pipelines.config import PipelineConfig, Strict, load_config
@@ -53,7 +55,9 @@ class SweepSpec(Strict):
         default_factory=lambda: {"source_only": {}, "finetune": {}, "l2sp": {}}
     )
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
-    criterion: Literal["iwv", "dev", "entropy", "snd"] = "dev"
+    # cv: each arm's repeated k-fold estimate on the labelled target rows (choice.folds x
+    # choice.repeats); the rest are label-free. auto: cv when the labels allow the folds.
+    criterion: Literal["auto", "cv", "iwv", "dev", "entropy", "snd"] = "auto"
     runner: Runner = "threads"
     max_workers: int = Field(2, ge=1)
     dask_address: str | None = None  # a running Dask scheduler; None starts a local cluster
@@ -127,15 +131,34 @@ def _target_only_auc(config: PipelineConfig, workdir: str) -> float:
     return binary_metrics(encode_labels(test, config.schema), scores)["auc"]
 
 
-def _report(config: SweepConfig, results: list[dict], baseline: float, parent_id: str) -> dict:
+def arm_folds(config: SweepConfig, workdir: str) -> tuple[str, list[Fold] | None]:
+    """The criterion the sweep uses and, for `cv`, the folds of the labelled target rows
+    (the same for every arm). `auto` is cv when every class has choice.folds rows."""
+    criterion = config.sweep.criterion
+    (target,) = read_splits(workdir, "target_labelled")
+    y = encode_labels(target, config.schema)
+    if criterion == "auto":
+        enough = min(int((y == 1).sum()), int((y == 0).sum())) >= config.choice.folds
+        criterion = "cv" if enough else "dev"
+        if not enough:
+            print(f"too few labelled target rows per class for {config.choice.folds} folds: dev")
+    if criterion != "cv":
+        return criterion, None
+    return criterion, make_folds(y, config.choice.folds, config.choice.repeats, config.seed)
+
+
+def _report(
+    config: SweepConfig, results: list[dict], baseline: float, criterion: str, parent_id: str
+) -> dict:
     """Build, print and log the arm, configuration and agreement tables."""
     arms = arms_table(results, baseline)
-    configs = configs_table(arms, config.sweep.criterion)
+    configs = configs_table(arms, criterion)
     agree = scorer_agreement(configs)
     shown = configs.round(4)
     text = (
         f"\nsweep {config.name}: {len(arms)} arms, target-only baseline AUC {baseline:.4f}\n"
-        f"{to_markdown(shown)}\nlabel-free choice vs the choice by test AUC\n{to_markdown(agree)}"
+        f"{to_markdown(shown)}\neach criterion's choice vs the choice by test AUC (regret)\n"
+        f"{to_markdown(agree)}"
     )
     print(text)
     client = mlflow.MlflowClient()
@@ -153,7 +176,9 @@ def _report(config: SweepConfig, results: list[dict], baseline: float, parent_id
     return {"arms": arms, "configs": configs, "agreement": agree, "text": text}
 
 
-def _register_best(config, workdir, parent_id, source, selection, best: dict, client) -> dict:
+def _register_best(
+    config, workdir, parent_id, source, selection, best: dict, criterion: str, client
+) -> dict:
     """Log the best arm as a pyfunc in its child run, then evaluate and register it with
     the normal stages."""
     from pipelines.packaging import log_scorer
@@ -169,7 +194,7 @@ def _register_best(config, workdir, parent_id, source, selection, best: dict, cl
         {
             "checkpoint": best["checkpoint"],
             "model_uri": info.model_uri,
-            "reason": f"best sweep arm {best['arm']} by {config.sweep.criterion}",
+            "reason": f"best sweep arm {best['arm']} by {criterion}",
         },
     )
     evaluation = evaluate(config, workdir, parent_id, source["checkpoint"], chosen)
@@ -196,6 +221,8 @@ def _run(config: SweepConfig, client, parent_id: str, workdir: str) -> dict:
     source = source_model(config, workdir, parent_id)
     client.set_tag(parent_id, "source_model_uri", source["model_uri"])
     selection = select_intermediate(config, workdir, parent_id, source["checkpoint"])
+    criterion, folds = arm_folds(config, workdir)
+    client.set_tag(parent_id, "criterion", criterion)
     threads = max(1, (os.cpu_count() or 1) // config.sweep.max_workers)
     futures = [
         adapt_arm.submit(
@@ -207,19 +234,21 @@ def _run(config: SweepConfig, client, parent_id: str, workdir: str) -> dict:
             arm,
             config.sweep.source_rows,
             threads,
+            folds,
         )
         for arm in arms
     ]
     results = [f.result() for f in futures]
     baseline = _target_only_auc(config, workdir)
-    report = _report(config, results, baseline, parent_id)
-    criterion = config.sweep.criterion
+    report = _report(config, results, baseline, criterion, parent_id)
     best_config = report["configs"][criterion].idxmax()
     best = min((r for r in results if r["config"] == best_config), key=lambda r: r["seed"])
     client.set_tag(parent_id, "best_config", best_config)
     registered = None
     if config.sweep.register_best:
-        registered = _register_best(config, workdir, parent_id, source, selection, best, client)
+        registered = _register_best(
+            config, workdir, parent_id, source, selection, best, criterion, client
+        )
         print(
             f"registered {registered['model_name']} v{registered['version']} "
             f"aliases={registered['aliases']} (best by {criterion}: {best['arm']}): "

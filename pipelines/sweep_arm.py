@@ -1,5 +1,6 @@
 """One sweep arm as a Prefect task: adapt the shared source model with one method,
-hyperparameter setting and seed; score it with and without labels; log a child run."""
+hyperparameter setting and seed; score it with and without labels (and, given folds, by
+cross-validation on the labelled target rows); log a child run."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ import pandas as pd
 import torch
 from prefect import task
 
+from components import progress
 from components.adaptation import AdaptData, AdaptSpec, adapt
+from components.candidates import Candidate, NetworkPredictor
 from components.data.preprocess import TabularPreprocessor, encode_labels
+from components.errors import StepstoneError
 from components.evaluation import binary_metrics
+from components.evaluation.cv import Fold, cross_validate
 from components.evaluation.model_selection import label_free_scores
 from components.models import checkpoint
 from components.models.training import Labelled, predict_proba, resolve_device
@@ -69,6 +74,46 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
 
 
+def arm_cv(
+    config: PipelineConfig,
+    workdir: str,
+    source_model: torch.nn.Module,
+    pre: TabularPreprocessor,
+    data: AdaptData,
+    arm: dict,
+    folds: list[Fold],
+) -> float:
+    """The arm's CV AUC: its recipe refitted on each fold's labelled target rows (pool,
+    unlabelled and source rows as in the arm), scored on the fold's held-out rows."""
+    spec = AdaptSpec.model_validate(arm["spec"])
+    (target,) = read_splits(workdir, "target_labelled")
+
+    def fit(rows: pd.DataFrame) -> NetworkPredictor:
+        model, _ = adapt(
+            source_model,
+            _labelled(rows, pre, config),
+            data.pool,
+            spec,
+            seed=arm["seed"],
+            device=resolve_device(config.device),
+            unlabelled=data.unlabelled,
+            source_data=data.source,
+        )
+        return NetworkPredictor(model.cpu(), pre)
+
+    y = encode_labels(target, config.schema)
+    result = cross_validate(
+        [Candidate(arm["id"], True, fit)],
+        target,
+        y,
+        lambda yy, p: binary_metrics(yy, p)["auc"],
+        folds,
+    )
+    if result.failed:
+        raise StepstoneError(f"arm {arm['id']} failed in cross-validation: {result.failed}")
+    return float(result.table.loc[arm["id"], "mean"])
+
+
 @task(name="adapt_arm", **STAGE_RETRIES)
 def adapt_arm(
     config: PipelineConfig,
@@ -79,9 +124,11 @@ def adapt_arm(
     arm: dict,
     source_rows: int,
     threads: int,
+    folds: list[Fold] | None = None,
 ) -> dict:
-    """Train one arm, score it (target test metrics for the report; label-free scores for
-    the choice) and log it as a child run. Returns small things only."""
+    """Train one arm, score it (target test metrics for the report; label-free scores and,
+    given `folds`, the CV estimate for the choice) and log it as a child run. Returns small
+    things only."""
     torch.set_num_threads(threads)
     tracking.configure()  # a worker process does not inherit the parent's MLflow setup
     source_model, pre = checkpoint.load(source_checkpoint)
@@ -105,6 +152,9 @@ def adapt_arm(
         model = model.cpu()
         target_x = data.unlabelled if data.unlabelled is not None else data.target.x
         scores = label_free_scores(model, source_val, target_x, seed=config.seed)
+        if folds is not None:
+            with progress.silenced():
+                scores["cv"] = arm_cv(config, workdir, source_model, pre, data, arm, folds)
         metrics = binary_metrics(
             encode_labels(test, config.schema), predict_proba(model, pre.transform(test))
         )

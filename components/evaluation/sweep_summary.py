@@ -8,6 +8,12 @@ import pandas as pd
 from components.evaluation.metrics import summarise_seeds
 from components.evaluation.model_selection import SCORERS, agreement
 
+CRITERIA = ("cv", *SCORERS)  # cv: on the labelled target rows; the others are label-free
+
+
+def _criteria(table: pd.DataFrame) -> list[str]:
+    return [c for c in CRITERIA if c in table.columns]
+
 
 def arms_table(results: list[dict], baseline_auc: float) -> pd.DataFrame:
     """One row per arm: configuration, seed, test metrics, label-free scores, and
@@ -19,7 +25,7 @@ def arms_table(results: list[dict], baseline_auc: float) -> pd.DataFrame:
             "method": r["method"],
             "seed": r["seed"],
             **{k: r["metrics"][k] for k in ("auc", "pr_auc", "lift_top10")},
-            **{s: r["scores"][s] for s in SCORERS},
+            **{s: r["scores"][s] for s in CRITERIA if s in r["scores"]},
             "negative_transfer": r["metrics"]["auc"] < baseline_auc,
         }
         for r in results
@@ -28,8 +34,9 @@ def arms_table(results: list[dict], baseline_auc: float) -> pd.DataFrame:
 
 
 def configs_table(arms: pd.DataFrame, criterion: str) -> pd.DataFrame:
-    """Per configuration: test AUC mean, std and 90% interval over seeds, mean label-free
-    scores, how many seeds transferred negatively, and the rank by `criterion`."""
+    """Per configuration: test AUC mean, std and 90% interval over seeds, the mean CV
+    estimate and label-free scores, how many seeds transferred negatively, and the rank by
+    `criterion`."""
     rows = {}
     for config, group in arms.groupby("config", sort=False):
         auc = summarise_seeds(group["auc"].tolist())
@@ -40,7 +47,7 @@ def configs_table(arms: pd.DataFrame, criterion: str) -> pd.DataFrame:
             "auc_std": auc["std"],
             "auc_ci90_lo": auc["ci90_lo"],
             "auc_ci90_hi": auc["ci90_hi"],
-            **{s: group[s].mean() for s in SCORERS},
+            **{s: group[s].mean() for s in _criteria(arms)},
             "negative_transfer": f"{int(group['negative_transfer'].sum())}/{len(group)}",
         }
     table = pd.DataFrame.from_dict(rows, orient="index")
@@ -50,6 +57,7 @@ def configs_table(arms: pd.DataFrame, criterion: str) -> pd.DataFrame:
 
 
 def scorer_agreement(configs: pd.DataFrame) -> pd.DataFrame:
-    """How each label-free scorer's pick among configurations compares with the pick by
-    mean test AUC (which a real run could not make: it reads the target test labels)."""
-    return agreement(configs[list(SCORERS)], configs["auc_mean"])
+    """How each criterion's pick among configurations (the CV estimate, each label-free
+    scorer) compares with the pick by mean test AUC (which a real run could not make: it
+    reads the target test labels): the regret of each."""
+    return agreement(configs[_criteria(configs)], configs["auc_mean"])

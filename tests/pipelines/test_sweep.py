@@ -20,6 +20,7 @@ SWEEP = {
     "max_workers": 2,
 }
 SCORERS = {"iwv", "dev", "entropy", "snd"}
+CRITERIA = SCORERS | {"cv"}  # cv: the default, on the 60 labelled target rows
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +32,7 @@ def sweep_run(prefect_server, mlflow_store, dvc_repo, tmp_path_factory) -> dict:
         name="sweeptest",
         registry={"model_name": "stepstone-sweeptest"},
         target={"labelled": 60, "unlabelled": 60},
+        choice={"folds": 3, "repeats": 1},
         sweep=SWEEP,
     )
     out = folder / "summary.json"
@@ -56,7 +58,7 @@ def test_one_parent_run_one_source_model_and_a_child_run_per_arm(sweep_run):
     }
     assert set(arms) == expected
     for run in arms.values():
-        assert SCORERS | {"test_auc"} <= set(run.data.metrics)
+        assert CRITERIA | {"test_auc"} <= set(run.data.metrics)
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "sweep")}
     assert {"sweep/configs.json", "sweep/arms.json", "sweep/agreement.json"} <= artifacts
 
@@ -66,19 +68,24 @@ def test_table_has_mean_spread_scores_and_negative_transfer(sweep_run):
     assert set(configs) == {"source_only", "l2sp[alpha=0.01]", "l2sp[alpha=1.0]", "dann"}
     for row in configs.values():
         assert row["seeds"] == 2 and 0 <= row["auc_mean"] <= 1 and row["auc_std"] >= 0
-        assert SCORERS <= set(row)
+        assert CRITERIA <= set(row) and 0 <= row["cv"] <= 1
     # The source model is not retrained per seed: its two arms are identical.
     assert configs["source_only"]["auc_std"] == pytest.approx(0.0, abs=1e-12)
     baseline = sweep_run["target_only_auc"]
     for arm in sweep_run["arms"]:
         assert arm["negative_transfer"] == (arm["auc"] < baseline)
-    assert {row["scorer"] for row in sweep_run["agreement"]} == SCORERS
+    agreement = {row["scorer"]: row for row in sweep_run["agreement"]}
+    assert set(agreement) == CRITERIA
+    best = max(configs.values(), key=lambda r: r["auc_mean"])["auc_mean"]
+    for row in agreement.values():  # regret: best test AUC minus that of the pick
+        assert row["regret"] == pytest.approx(best - configs[row["picked"]]["auc_mean"])
     assert "negative_transfer" in sweep_run["table"] and "auc_std" in sweep_run["table"]
 
 
 def test_best_arm_by_the_criterion_is_registered_with_lineage(sweep_run):
     configs = {row["config"]: row for row in sweep_run["configs"]}
     criterion = sweep_run["criterion"]
+    assert criterion == "cv"  # auto: the 60 labelled rows allow 3 folds
     assert sweep_run["best_config"] == max(configs, key=lambda c: configs[c][criterion])
     model = sweep_run["registered_model"]
     version = MlflowClient().get_model_version("stepstone-sweeptest", model["version"])
