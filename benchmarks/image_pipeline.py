@@ -85,6 +85,9 @@ def main() -> None:
         results = [run_seed(args.case, seed, Path(tmp), changes) for seed in args.seeds]
     arms = results[0][0]["metrics"].keys()
     per_seed = {arm: [r["metrics"][arm]["accuracy"] for r, _, _ in results] for arm in arms}
+    chosen = [r["registered_model"]["candidate"] for r, _, _ in results]
+    # What the product ships: the candidate each seed's run chose (without test labels).
+    per_seed["registered"] = [r["metrics"][c]["accuracy"] for (r, _, _), c in zip(results, chosen)]
     print(
         json.dumps(
             {
@@ -99,6 +102,7 @@ def main() -> None:
                     }
                     for arm, v in per_seed.items()
                 },
+                "registered_candidates": chosen,
                 "wall_s_prepare": [round(p, 1) for _, p, _ in results],
                 "wall_s_run": [round(t, 1) for _, _, t in results],
                 "machine": {"cpus": os.cpu_count()},
