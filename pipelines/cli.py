@@ -38,7 +38,13 @@ def _run(args: argparse.Namespace) -> int:
     overrides = dict(parse_set(item) for item in args.set)
     if args.seed is not None:
         overrides["seed"] = args.seed
-    summary = stepstone(config_path=str(args.config) if args.config else None, overrides=overrides)
+    if args.resume:
+        print(f"resuming run {args.resume}: its finished stages and epochs are reused")
+    summary = stepstone(
+        config_path=str(args.config) if args.config else None,
+        overrides=overrides,
+        resume=args.resume,
+    )
     print(summary["table"])
     model = summary["registered_model"]
     print(
@@ -197,6 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="override one config key (dotted path, YAML value); repeatable",
+    )
+    run.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        help="finish a killed or crashed run (its parent run id; same --config and --set), "
+        "reusing the stages it finished and the epochs it trained",
     )
     run.add_argument("--quiet", action="store_true", help="show no training progress")
     run.set_defaults(func=_run)

@@ -1,14 +1,14 @@
 """The stepstone flow: validate -> pretrain_source -> select_intermediate -> adapt_target
--> choose -> evaluate -> register, with one MLflow parent run and a nested run per stage."""
+-> choose -> evaluate -> register, with one MLflow parent run and a nested run per stage.
+`resume=RUN_ID` finishes a killed run (pipelines/resume.py)."""
 
 from __future__ import annotations
 
-import tempfile
-
 import yaml
-from prefect import flow, runtime
+from prefect import flow, get_run_logger, runtime
 
 from components.errors import StepstoneError
+from pipelines import resume as resuming
 from pipelines import tracking
 from pipelines.config import PipelineConfig, load_config
 from pipelines.lineage import git_commit, model_tags
@@ -33,6 +33,12 @@ def experiment_name(config: PipelineConfig) -> str:
 def _stages(config: PipelineConfig, client, parent_id: str, workdir: str) -> dict:
     """Run the stages in order (the same for every modality); return the run summary."""
     version = load_data(config, workdir)
+    logged = client.get_run(parent_id).data.tags.get("data_md5")
+    if logged not in (None, version.md5):  # a resumed run whose data changed since
+        raise StepstoneError(
+            f"the data changed since run {parent_id} started (md5 {logged} -> {version.md5}); "
+            "it cannot be resumed: start a new run."
+        )
     for key, value in version.tags().items():
         client.set_tag(parent_id, key, value)
     validation = validate(config, workdir, parent_id)
@@ -85,8 +91,11 @@ def _stages(config: PipelineConfig, client, parent_id: str, workdir: str) -> dic
 
 
 @flow(name="stepstone", log_prints=True)
-def stepstone(config_path: str | None = None, overrides: dict | None = None) -> dict:
-    """Run the whole transitive-transfer pipeline for one scenario YAML."""
+def stepstone(
+    config_path: str | None = None, overrides: dict | None = None, resume: str | None = None
+) -> dict:
+    """Run the whole transitive-transfer pipeline for one scenario YAML; with `resume` (a
+    killed run's parent run id, same config) finish that run instead of starting over."""
     client = tracking.configure()
     for run_id in tracking.mark_orphans(client):
         print(f"marked orphaned run {run_id} FAILED (its process is gone)")
@@ -99,6 +108,34 @@ def stepstone(config_path: str | None = None, overrides: dict | None = None) -> 
         )
         tracking.finish(client, run_id, error)
         raise
+    if resume:
+        parent_id = resuming.reopen(client, resume, config.config_hash())
+        client.set_tag(parent_id, "prefect_resumed_flow_run_id", str(runtime.flow_run.id))
+    else:
+        parent_id = _start(client, config)
+    workdir = resuming.run_folder(parent_id)
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+        summary = _stages(config, client, parent_id, str(workdir))
+        model = summary["registered_model"]
+        log_report(parent_id, model["name"], model["version"])  # report/ on the parent run
+    except BaseException as error:
+        tracking.finish(client, parent_id, error)
+        if isinstance(error, StepstoneError):
+            resuming.discard(parent_id)  # the same config and data would fail the same way
+        else:
+            get_run_logger().warning(
+                "run %s stopped; finish it with `stepstone run --resume %s`", parent_id, parent_id
+            )
+        raise
+    resuming.discard(parent_id)
+    tracking.log_json(summary, "summary.json", run_id=parent_id)
+    tracking.finish(client, parent_id)
+    return summary
+
+
+def _start(client, config: PipelineConfig) -> str:
+    """A new parent run with the run's config, code version and Prefect flow run."""
     tags = {
         "git_commit": git_commit(),
         "config_hash": config.config_hash(),
@@ -119,14 +156,4 @@ def stepstone(config_path: str | None = None, overrides: dict | None = None) -> 
         "adaptation_method": config.adaptation.method,
     }.items():
         client.log_param(parent_id, key, value)
-    try:
-        with tempfile.TemporaryDirectory(prefix="stepstone-") as workdir:
-            summary = _stages(config, client, parent_id, workdir)
-        model = summary["registered_model"]
-        log_report(parent_id, model["name"], model["version"])  # report/ on the parent run
-    except BaseException as error:
-        tracking.finish(client, parent_id, error)
-        raise
-    tracking.log_json(summary, "summary.json", run_id=parent_id)
-    tracking.finish(client, parent_id)
-    return summary
+    return parent_id

@@ -21,9 +21,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from components.models import training
+from components.models import resumable, training
 from components.models.training import Inputs, Labelled, Penalty, TrainSpec, classification_loss
 from components.progress import Progress
+from components.progress import logger as progress_logger
 
 
 @dataclass(frozen=True)
@@ -115,10 +116,27 @@ def train_joint(
     schedule = training.lr_schedule(optimiser, train, total)
     history: list[dict[str, float]] = []
     sums: dict[str, float] = {}
+    checkpoint = resumable.claim()
+    signature = {"steps": total, "rows": len(labelled), "batch": train.batch_size, "desc": desc}
+    trained = [model, *modules]
+    start = 0
+    saved = resumable.load(checkpoint, signature)
+    if saved is not None:  # a killed run's epochs: pick up after the last one written
+        for module, weights in zip(trained, saved["modules"], strict=True):
+            module.load_state_dict(weights)
+        optimiser.load_state_dict(saved["optimiser"])
+        schedule.load_state_dict(saved["schedule"])
+        generator.set_state(saved["generator"])
+        resumable.set_rng_state(saved["rng"])
+        for stream, (order, at) in zip((main, second), saved["streams"], strict=True):
+            if stream is not None:
+                stream.order, stream.at = order.to(stream.order.device), at
+        history, start = saved["history"], saved["step"]
+        progress_logger.info("%s resumed from its checkpoint at step %d/%d", desc, start, total)
     progress = (
         Progress(total, desc, "step", lines=10) if iterations else Progress(train.epochs, desc)
     )
-    for step in range(total):
+    for step in range(start, total):
         *inputs, y, w = main.next()
         with training.autocast(device):
             features = model.features(*inputs)
@@ -156,6 +174,19 @@ def train_joint(
             sums = {}
             if not iterations:
                 progress.update(len(history), loss=history[-1]["loss"])
+            if checkpoint is not None:
+                state = {
+                    "signature": signature,
+                    "step": step + 1,
+                    "history": history,
+                    "modules": [m.state_dict() for m in trained],
+                    "optimiser": optimiser.state_dict(),
+                    "schedule": schedule.state_dict(),
+                    "generator": generator.get_state(),
+                    "rng": resumable.rng_state(),
+                    "streams": [(s.order, s.at) if s else (None, 0) for s in (main, second)],
+                }
+                resumable.save(checkpoint, state)
     progress.close()
     for module in (model, *modules):
         module.eval()

@@ -15,7 +15,7 @@ from torch import nn
 from components.adaptation import adapt
 from components.adaptation.gradual import StepHook
 from components.modality import Encoder, Modality
-from components.models import checkpoint
+from components.models import checkpoint, resumable
 from components.models.loop import fit
 from components.models.training import (
     Inputs,
@@ -27,6 +27,7 @@ from components.models.training import (
 )
 from pipelines.config import PipelineConfig
 from pipelines.packaging import log_scorer
+from pipelines.resume import STAGE_CACHE
 from pipelines.retries import STAGE_RETRIES
 from pipelines.stages.select import log_after_adaptation
 from pipelines.stages.transit import PathData, as_step_history, ordered_pool, transit_adapt
@@ -114,7 +115,7 @@ def network_recipe(
     )
 
 
-@task(name="adapt_target", **STAGE_RETRIES)
+@task(name="adapt_target", **STAGE_RETRIES, **STAGE_CACHE)
 def adapt_target(
     config: PipelineConfig,
     workdir: str,
@@ -151,7 +152,8 @@ def adapt_target(
         mlflow.log_params(
             {"transit_path": config.transit.path, "transit_draws": config.transit.draws}
         )
-        model, history = recipe.fit(target, on_step)
+        with resumable.epoch_checkpoints(Path(workdir) / "epochs", "adapt"):
+            model, history = recipe.fit(target, on_step)
         if config.transit.path == "direct":
             log_history(history, "adapt")
         else:

@@ -23,6 +23,7 @@ from components.evaluation.cv import Choice, choose, cross_validate, make_folds
 from components.models import checkpoint
 from pipelines.config import PipelineConfig
 from pipelines.packaging import log_scorer
+from pipelines.resume import STAGE_CACHE
 from pipelines.retries import STAGE_RETRIES
 from pipelines.stages.adapt import network_recipe
 from pipelines.stages.workspace import read_split, read_splits
@@ -123,7 +124,7 @@ def check_folds(config: PipelineConfig, workdir: str) -> None:
         make_folds(y, config.choice.folds, 1, config.seed)
 
 
-@task(name="choose", **STAGE_RETRIES)
+@task(name="choose", **STAGE_RETRIES, **STAGE_CACHE)
 def choose_model(
     config: PipelineConfig,
     workdir: str,

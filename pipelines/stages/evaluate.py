@@ -21,6 +21,7 @@ from components.evaluation import (
 )
 from components.models import checkpoint
 from pipelines.config import PipelineConfig
+from pipelines.resume import STAGE_CACHE
 from pipelines.retries import STAGE_RETRIES
 from pipelines.stages.workspace import read_splits
 from pipelines.tracking import stage_run
@@ -86,7 +87,7 @@ def with_choice(table: pd.DataFrame, chosen: dict, metric: str) -> pd.DataFrame:
     return table.sort_values(metric, ascending=False, kind="stable")
 
 
-@task(name="evaluate", **STAGE_RETRIES)
+@task(name="evaluate", **STAGE_RETRIES, **STAGE_CACHE)
 def evaluate(
     config: PipelineConfig,
     workdir: str,

@@ -14,7 +14,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from prefect import task
 
-from components.models import checkpoint
+from components.models import checkpoint, resumable
 from components.models.loop import fit
 from components.models.training import resolve_device, seed_everything
 from pipelines.cache import SourceCachePolicy, source_digest
@@ -52,14 +52,15 @@ def pretrain_source(
         seed_everything(config.seed)  # the initial weights depend on the seed too
         model = modality.build_model(encoder, config.seed)
         data = labelled_rows(modality, encoder, source)
-        history = fit(
-            model,
-            data,
-            config.pretrain,
-            seed=config.seed,
-            device=resolve_device(config.device),
-            desc="pretrain",
-        )
+        with resumable.epoch_checkpoints(Path(workdir) / "epochs", "pretrain"):
+            history = fit(
+                model,
+                data,
+                config.pretrain,
+                seed=config.seed,
+                device=resolve_device(config.device),
+                desc="pretrain",
+            )
         log_history(history, "pretrain")
         path = checkpoint.save(Path(workdir) / Path(CHECKPOINT_ARTIFACT).name, model.cpu(), encoder)
         mlflow.log_artifact(str(path), str(Path(CHECKPOINT_ARTIFACT).parent))

@@ -17,6 +17,7 @@ from components.models.training import embed
 from components.selection import SideInfo, select
 from components.selection import report as selection_report
 from pipelines.config import PipelineConfig
+from pipelines.resume import STAGE_CACHE
 from pipelines.retries import STAGE_RETRIES
 from pipelines.stages.workspace import has_labels, read_splits
 from pipelines.tracking import stage_run
@@ -75,7 +76,7 @@ def log_after_adaptation(
     client.log_dict(selection_run_id, history, f"selection/adapt_{path}_steps.json")
 
 
-@task(name="select_intermediate", **STAGE_RETRIES)
+@task(name="select_intermediate", **STAGE_RETRIES, **STAGE_CACHE)
 def select_intermediate(
     config: PipelineConfig, workdir: str, parent_run_id: str, source_checkpoint: str
 ) -> dict:

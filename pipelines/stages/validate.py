@@ -16,6 +16,7 @@ from components.validation import (
     validation_summary,
 )
 from pipelines.config import PipelineConfig
+from pipelines.resume import STAGE_CACHE
 from pipelines.retries import STAGE_RETRIES
 from pipelines.settings import quiet_libraries
 from pipelines.stages.workspace import has_labels, read_split
@@ -85,7 +86,7 @@ def failure_message(results: list[DomainValidation]) -> str:
     return "data validation failed:\n" + "\n".join(lines)
 
 
-@task(name="validate", **STAGE_RETRIES)
+@task(name="validate", **STAGE_RETRIES, **STAGE_CACHE)
 def validate(config: PipelineConfig, workdir: str, parent_run_id: str) -> dict:
     """Validate every split; log the JSON and markdown report; stop the flow on failure
     (then the images are decoded by the stages after it, each file checked as it is read)."""

@@ -1,0 +1,113 @@
+"""Resuming a killed run: `stepstone run --resume RUN_ID` finishes it, reusing what it did.
+
+Three things make that work:
+
+- a work folder per parent run (`run_folder`) that outlives the process: the splits, the
+  checkpoints and the files stages hand each other. A run that ends (well, or with an error
+  in the user's data or config) deletes it; a kill, a crash or a lost server leaves it;
+- the stages after `load_data` are Prefect tasks cached under their parent run id and inputs
+  (`StageOfRun`): run again under the same parent run, a stage that had finished is served
+  from Prefect's result store (its state reads "Cached") and its MLflow stage run is kept;
+- per-epoch checkpoints of the training loop in that folder (`components.models.resumable`):
+  the stage that was killed restarts from its last finished epoch.
+
+The resumed run is the killed parent run itself, RUNNING again, so the lineage of the model
+it registers is one parent run with one stage run per stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+from prefect.cache_policies import CachePolicy
+
+from components.errors import StepstoneError
+from pipelines import tracking
+from pipelines.settings import REPO_ROOT
+
+RESUMED_TAG = "stepstone.resumed"
+
+
+def run_folder(parent_run_id: str) -> Path:
+    """The work folder of one parent run, under $STEPSTONE_STATE_DIR (default .stepstone/)."""
+    root = Path(os.environ.get("STEPSTONE_STATE_DIR") or REPO_ROOT / ".stepstone")
+    return root / "runs" / parent_run_id
+
+
+def discard(parent_run_id: str) -> None:
+    shutil.rmtree(run_folder(parent_run_id), ignore_errors=True)
+
+
+def _token(value: Any) -> Any:
+    return value.config_hash() if hasattr(value, "config_hash") else value
+
+
+@dataclass
+class StageOfRun(CachePolicy):
+    """Cache key of a stage: its name, its parent MLflow run and its other inputs (the config
+    by its hash). A fresh run has a new parent run id, so nothing is shared between runs;
+    only a resumed run, under the same id, finds the stages its first process finished."""
+
+    def compute_key(
+        self,
+        task_ctx: Any,
+        inputs: dict[str, Any],
+        flow_parameters: dict[str, Any],
+        **kwargs: Any,
+    ) -> str:
+        parts = {k: _token(v) for k, v in sorted(inputs.items())}
+        text = json.dumps(parts, sort_keys=True, default=str)
+        digest = hashlib.sha256(text.encode()).hexdigest()[:24]
+        return f"{task_ctx.task.name}-{inputs['parent_run_id']}-{digest}"
+
+
+STAGE_CACHE = {"cache_policy": StageOfRun()}
+
+
+def reopen(client: MlflowClient, run_id: str, config_hash: str) -> str:
+    """Make the killed parent run `run_id` RUNNING again in this process, after checking that
+    it can be resumed with this config; return its id."""
+    try:
+        run = client.get_run(run_id)
+    except MlflowException as error:
+        raise StepstoneError(
+            f"--resume {run_id}: no such run in this MLflow store ({error.message.splitlines()[0]})."
+            " Pass the id of a stepstone parent run (`MLflow parent run ...` in a run's output)."
+        ) from None
+    tags = run.data.tags
+    if MLFLOW_PARENT_RUN_ID in tags or "config_hash" not in tags:
+        raise StepstoneError(
+            f"--resume {run_id}: not a stepstone parent run; pass a parent run id."
+        )
+    if run.info.status == "FINISHED":
+        raise StepstoneError(f"--resume {run_id}: that run finished; there is nothing to resume.")
+    if (
+        run.info.status == "RUNNING"
+        and tracking.orphan_reason(run, socket.gethostname(), 0) is None
+    ):
+        raise StepstoneError(f"--resume {run_id}: that run's process is still running.")
+    if tags["config_hash"] != config_hash:
+        raise StepstoneError(
+            f"--resume {run_id}: the config differs from the run's (hash {config_hash}, the run "
+            f"has {tags['config_hash']}); resume with the same --config, --set and --seed."
+        )
+    if not run_folder(run_id).is_dir():
+        raise StepstoneError(
+            f"--resume {run_id}: its work folder {run_folder(run_id)} is gone (the run ended or "
+            "was cleaned up); start a new run instead."
+        )
+    client.set_tag(run_id, tracking.HOST_TAG, socket.gethostname())
+    client.set_tag(run_id, tracking.PID_TAG, str(os.getpid()))
+    client.set_tag(run_id, RESUMED_TAG, "true")
+    client.update_run(run_id, status="RUNNING")
+    return run_id
