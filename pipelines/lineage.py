@@ -66,6 +66,13 @@ def model_tags(
     }
 
 
+MODEL_URI_HINT = (
+    "Check the name, alias or version (models:/NAME@ALIAS or models:/NAME/VERSION; "
+    "`stepstone lineage` takes the same URI) and that MLFLOW_TRACKING_URI points at the store "
+    "that holds the model."
+)
+
+
 def resolve_version(client: MlflowClient, model_uri: str):
     """The registered ModelVersion behind `models:/NAME@ALIAS` or `models:/NAME/VERSION`."""
     if not model_uri.startswith("models:/"):
@@ -80,7 +87,9 @@ def resolve_version(client: MlflowClient, model_uri: str):
         name, version = ref.rsplit("/", 1)
         return client.get_model_version(name, version)
     except Exception as exc:  # MlflowException for unknown names, aliases and versions
-        raise StepstoneError(f"no registered model version at {model_uri}: {exc}") from exc
+        raise StepstoneError(
+            f"no registered model version at {model_uri}: {exc}. {MODEL_URI_HINT}"
+        ) from exc
 
 
 def lineage(model_uri: str) -> dict:

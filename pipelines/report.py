@@ -350,13 +350,7 @@ def _resolve(client: MlflowClient, ref: str):
             f"{ref!r} is not a model version; give models:/NAME@ALIAS or models:/NAME/VERSION "
             "(e.g. models:/stepstone-loan-marketing@champion)."
         )
-    try:
-        return resolve_version(client, uri)
-    except StepstoneError as error:
-        raise StepstoneError(
-            f"{str(error).rstrip('.')}. Check the name, alias or version (`stepstone lineage` takes the same URI) "
-            "and that MLFLOW_TRACKING_URI points at the store that holds the model."
-        ) from error
+    return resolve_version(client, uri)
 
 
 def build_report(model: str, client: MlflowClient | None = None) -> Report:

@@ -16,6 +16,7 @@ from components.data.image_encoding import ImageEncoder
 from components.data.image_files import image_listing
 from components.data.input_checks import InputReport
 from components.errors import StepstoneError
+from pipelines.lineage import MODEL_URI_HINT
 
 
 def read_rows(path: Path, separator: str | None = None) -> pd.DataFrame:
@@ -81,7 +82,8 @@ def score_csv(
     try:
         model = mlflow.pyfunc.load_model(model_uri)
     except Exception as exc:  # MlflowException / OSError for unknown or unreachable models
-        raise StepstoneError(f"cannot load model {model_uri}: {exc}") from exc
+        hint = f" {MODEL_URI_HINT}" if model_uri.startswith("models:/") else ""
+        raise StepstoneError(f"cannot load model {model_uri}: {exc}.{hint}") from exc
     encoder = getattr(_scorer(model), "encoder", None)
     if isinstance(encoder, ImageEncoder):
         rows = image_listing(Path(input_path), encoder.path_column)

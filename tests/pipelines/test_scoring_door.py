@@ -135,7 +135,7 @@ def test_empty_file_and_missing_file(model_uri, store, tmp_path, monkeypatch, ca
 
 def test_unknown_model_is_a_clear_error(model_uri, store, customers, tmp_path, monkeypatch, capsys):
     code, _, err, _ = score(f"models:/{MODEL}/9", store, customers, tmp_path, monkeypatch, capsys)
-    assert code == 2 and "cannot load model" in err
+    assert code == 2 and "cannot load model" in err and "MLFLOW_TRACKING_URI points at" in err
 
 
 def test_unknown_categories_are_scored_and_counted(
