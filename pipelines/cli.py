@@ -143,6 +143,7 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _runs_clean(args: argparse.Namespace) -> int:
+    from pipelines import resume as resuming
     from pipelines import tracking
 
     client = tracking.configure()
@@ -152,6 +153,19 @@ def _runs_clean(args: argparse.Namespace) -> int:
         name = run.data.tags.get("mlflow.runName", "")
         print(f"marked FAILED {run_id} ({name}): {run.data.tags[tracking.FAILURE_TAG]}")
     print(f"{len(marked)} orphaned run(s) marked FAILED")
+    kept = resuming.kept_folders(client)
+    for run_id, size in kept.items():
+        if args.discard_work:
+            resuming.discard(run_id)
+        print(
+            f"{'deleted' if args.discard_work else 'kept for --resume'}: "
+            f"{resuming.run_folder(run_id)} ({size / 1e6:.1f} MB)"
+        )
+    if kept and not args.discard_work:
+        print(
+            f"{len(kept)} stopped run(s) can be finished with `stepstone run --resume RUN_ID`; "
+            "`stepstone runs clean --discard-work` deletes their work folders instead"
+        )
     return 0
 
 
@@ -293,6 +307,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=24.0,
         help="also mark runs without host/pid tags RUNNING for longer than this (default 24)",
+    )
+    clean.add_argument(
+        "--discard-work",
+        action="store_true",
+        help="delete the work folders kept for `run --resume` of stopped runs (give up resuming)",
     )
     clean.set_defaults(func=_runs_clean)
     return parser

@@ -38,14 +38,33 @@ from pipelines.settings import REPO_ROOT
 RESUMED_TAG = "stepstone.resumed"
 
 
+def _runs_root() -> Path:
+    return Path(os.environ.get("STEPSTONE_STATE_DIR") or REPO_ROOT / ".stepstone") / "runs"
+
+
 def run_folder(parent_run_id: str) -> Path:
     """The work folder of one parent run, under $STEPSTONE_STATE_DIR (default .stepstone/)."""
-    root = Path(os.environ.get("STEPSTONE_STATE_DIR") or REPO_ROOT / ".stepstone")
-    return root / "runs" / parent_run_id
+    return _runs_root() / parent_run_id
 
 
 def discard(parent_run_id: str) -> None:
     shutil.rmtree(run_folder(parent_run_id), ignore_errors=True)
+
+
+def kept_folders(client: MlflowClient) -> dict[str, int]:
+    """The work folders kept for `--resume` of runs in this store that are not RUNNING (killed
+    or crashed, already marked FAILED): run id -> bytes on disk. Folders of runs this store
+    does not know (another store's) and of RUNNING runs are not listed."""
+    root = _runs_root()
+    kept = {}
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        try:
+            status = client.get_run(folder.name).info.status
+        except MlflowException:
+            continue
+        if status != "RUNNING":
+            kept[folder.name] = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    return kept
 
 
 def _token(value: Any) -> Any:

@@ -95,3 +95,34 @@ def test_killed_run_is_marked_failed_and_live_runs_are_left(tmp_path, monkeypatc
             if proc.poll() is None:
                 proc.kill()
             proc.wait(timeout=30)
+
+
+def test_work_folders_of_stopped_runs_are_listed_and_discarded_on_request(
+    tmp_path, monkeypatch, capsys
+):
+    """`runs clean` names the work folders a stopped run keeps for `--resume`; with
+    `--discard-work` it deletes them, and never a RUNNING run's or another store's."""
+    from pipelines.resume import run_folder
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("STEPSTONE_STATE_DIR", str(tmp_path / "state"))
+    client = tracking.configure()
+    stopped = tracking.start_parent(client, "kept", "stopped", {})
+    tracking.finish(client, stopped, RuntimeError("killed"))
+    running = tracking.start_parent(client, "kept", "running", {})  # this process: alive
+    for run_id in (stopped, running, "a0b1c2d3e4f5"):  # the last one: another store's run
+        run_folder(run_id).mkdir(parents=True)
+        run_folder(run_id).joinpath("split.parquet").write_bytes(b"x" * 2_000_000)
+
+    assert main(["runs", "clean"]) == 0
+    out = capsys.readouterr().out
+    assert f"kept for --resume: {run_folder(stopped)} (2.0 MB)" in out
+    assert running not in out and "a0b1c2d3e4f5" not in out
+    assert "1 stopped run(s) can be finished with `stepstone run --resume RUN_ID`" in out
+    assert run_folder(stopped).is_dir()
+
+    assert main(["runs", "clean", "--discard-work"]) == 0
+    assert f"deleted: {run_folder(stopped)}" in capsys.readouterr().out
+    assert not run_folder(stopped).exists()
+    assert run_folder(running).is_dir() and run_folder("a0b1c2d3e4f5").is_dir()
+    tracking.finish(client, running)
