@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import socket
@@ -45,17 +46,37 @@ def initialise_store(uri: str, db_path: Path) -> MlflowClient:
     "expected to match one row"). Under the lock the first process migrates and the others
     find the tables ready. A tracking server needs none of this: it owns its database."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = db_path.with_name(db_path.name + ".lock")
-    with lock_path.open("a") as lock:
+    with _file_lock(db_path.with_name(db_path.name + ".lock")):
+        client = MlflowClient(uri, uri)  # opens (and on a fresh file creates) the tracking store
+        client.search_registered_models(max_results=1)  # ... and the registry store
+        return client
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created) for the block; other processes wait."""
+    with path.open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            client = MlflowClient(
-                uri, uri
-            )  # opens (and on a fresh file creates) the tracking store
-            client.search_registered_models(max_results=1)  # ... and the registry store
-            return client
+            yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def promotion_lock(client: MlflowClient, model_name: str) -> contextlib.AbstractContextManager:
+    """One promotion of `model_name` at a time: reading the champion, beating it and moving
+    the alias happen under this lock, so overlapping runs cannot both replace the same champion
+    (the alias ends on a version that beat the one it replaced). The lock is a file next to a
+    sqlite store, or in the temp folder for a server store: it covers every run on this host,
+    not runs on other hosts against the same server."""
+    uri = client.tracking_uri
+    if uri.startswith("sqlite:///"):
+        folder = Path(uri.removeprefix("sqlite:///")).parent
+    else:
+        folder = Path(tempfile.gettempdir()) / "stepstone-locks"
+        folder.mkdir(exist_ok=True)
+    digest = hashlib.sha256(f"{uri}|{model_name}".encode()).hexdigest()[:16]
+    return _file_lock(folder / f"promote-{digest}.lock")
 
 
 def experiment_id(client: MlflowClient, name: str) -> str:

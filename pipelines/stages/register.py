@@ -13,7 +13,7 @@ from components.errors import StepstoneError
 from components.models import checkpoint
 from pipelines.config import PipelineConfig
 from pipelines.stages.workspace import read_split
-from pipelines.tracking import stage_run
+from pipelines.tracking import promotion_lock, stage_run
 
 
 def champion_output(client: MlflowClient, name: str, inputs) -> tuple[str | None, object]:
@@ -128,7 +128,7 @@ def register(
     metrics, choice = evaluation["metrics"], chosen["choice"]
     bar = first_bar(metrics, choice)
     label = "AUC" if metric == "auc" else metric
-    with stage_run(parent_run_id, "register"):
+    with stage_run(parent_run_id, "register"), promotion_lock(client, name):
         champion_version, champion = champion_score(
             client, name, config, workdir, source["checkpoint"]
         )

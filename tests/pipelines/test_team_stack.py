@@ -178,6 +178,30 @@ def test_flow_retrain_and_four_overlapping_runs_on_postgres(
         assert champions[0] in [str(v) for v in promoted]
     assert sum("challenger" in names for names in aliases.values()) == 1, aliases
 
+    # Promotions happen one at a time (pipelines.tracking.promotion_lock): each promoted
+    # version (of all 6 registrations, the retrain's too) replaced the champion before it, so
+    # they form one chain ending at the champion; two runs that both replaced the same
+    # champion would break it.
+    def decision(run) -> dict:
+        folder = home / "decisions" / run.info.run_id
+        folder.mkdir(parents=True)
+        path = client.download_artifacts(run.info.run_id, "registry/decision.json", str(folder))
+        return json.loads(Path(path).read_text())
+
+    register_runs = client.search_runs([parents[0].info.experiment_id], "tags.stage = 'register'")
+    decisions = [decision(r) for r in register_runs]
+    assert len(decisions) == 6
+    replaced = {
+        d["previous_champion_version"]: str(d["version"]) for d in decisions if d["promoted"]
+    }
+    assert len(replaced) == sum(d["promoted"] for d in decisions), decisions
+    chain, at = [], None
+    while at in replaced:
+        at = replaced[at]
+        chain.append(at)
+    assert len(chain) == len(replaced), (chain, replaced)
+    assert chain[-1:] == champions[:1], (chain, champions)
+
     # Both servers really stored everything in PostgreSQL; the artifacts are on local disk.
     finished = psql(database, "mlflow", "select count(*) from runs where status = 'FINISHED'")
     assert int(finished) >= 6 * 5  # 6 parent runs and their stage runs
