@@ -5,9 +5,10 @@ Three things make that work:
 - a work folder per parent run (`run_folder`) that outlives the process: the splits, the
   checkpoints and the files stages hand each other. A run that ends (well, or with an error
   in the user's data or config) deletes it; a kill, a crash or a lost server leaves it;
-- the stages after `load_data` are Prefect tasks cached under their parent run id and inputs
-  (`StageOfRun`): run again under the same parent run, a stage that had finished is served
-  from Prefect's result store (its state reads "Cached") and its MLflow stage run is kept;
+- the stages after `load_data` are Prefect tasks cached by their source and inputs, the
+  parent run id among them (`STAGE_CACHE`): run again under the same parent run, a stage
+  that had finished is served from Prefect's result store (its state reads "Cached") and
+  its MLflow stage run is kept;
 - per-epoch checkpoints of the training loop in that folder (`components.models.resumable`):
   the stage that was killed restarts from its last finished epoch.
 
@@ -17,19 +18,15 @@ it registers is one parent run with one stage run per stage.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import socket
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
-from prefect.cache_policies import CachePolicy
+from prefect.cache_policies import INPUTS, TASK_SOURCE
 
 from components.errors import StepstoneError
 from pipelines import tracking
@@ -67,30 +64,10 @@ def kept_folders(client: MlflowClient) -> dict[str, int]:
     return kept
 
 
-def _token(value: Any) -> Any:
-    return value.config_hash() if hasattr(value, "config_hash") else value
-
-
-@dataclass
-class StageOfRun(CachePolicy):
-    """Cache key of a stage: its name, its parent MLflow run and its other inputs (the config
-    by its hash). A fresh run has a new parent run id, so nothing is shared between runs;
-    only a resumed run, under the same id, finds the stages its first process finished."""
-
-    def compute_key(
-        self,
-        task_ctx: Any,
-        inputs: dict[str, Any],
-        flow_parameters: dict[str, Any],
-        **kwargs: Any,
-    ) -> str:
-        parts = {k: _token(v) for k, v in sorted(inputs.items())}
-        text = json.dumps(parts, sort_keys=True, default=str)
-        digest = hashlib.sha256(text.encode()).hexdigest()[:24]
-        return f"{task_ctx.task.name}-{inputs['parent_run_id']}-{digest}"
-
-
-STAGE_CACHE = {"cache_policy": StageOfRun()}
+# Prefect's own policies: the task's source code and its inputs. Every cached stage takes
+# `parent_run_id`, so a fresh run (a new parent run id) shares nothing with another run; only
+# a resumed run, under the same id, finds the stages its first process finished.
+STAGE_CACHE = {"cache_policy": TASK_SOURCE + INPUTS}
 
 
 def reopen(client: MlflowClient, run_id: str, config_hash: str) -> str:
