@@ -100,7 +100,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from pipelines.validate_only import validate_config
+    from pipelines.data_checks import validate_config
 
     ok, report = validate_config(args.config)
     print(report)

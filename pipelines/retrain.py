@@ -13,9 +13,9 @@ from prefect import flow, get_run_logger
 
 from pipelines import tracking
 from pipelines.config import PipelineConfig, load_config
+from pipelines.data_checks import read_rows
 from pipelines.data_version import DataVersion
 from pipelines.flow import stepstone
-from pipelines.stages.load_data import read_rows
 
 
 def latest_data_md5(client: MlflowClient, config: PipelineConfig) -> str | None:

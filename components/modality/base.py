@@ -79,6 +79,12 @@ class Modality(ABC):
     def validate(self, rows: pd.DataFrame, plan: CheckPlan) -> DomainValidation:
         """Great Expectations checks of one split; reports problems, never raises on bad data."""
 
+    def validate_all(
+        self, splits: dict[str, pd.DataFrame], plans: list[CheckPlan]
+    ) -> list[DomainValidation]:
+        """Every planned split's checks, in plan order (one `validate` each by default)."""
+        return [self.validate(splits[plan.name], plan) for plan in plans]
+
     @abstractmethod
     def fit_encoder(self, source: pd.DataFrame) -> Encoder: ...
 

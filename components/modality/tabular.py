@@ -4,6 +4,7 @@ LightGBM baselines and tree transfer recipes as candidates."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
@@ -56,7 +57,9 @@ class Tabular(Modality):
         table = table.drop(columns=[c for c in self.data.drop if c in table.columns])
         return add_derived(table, self.data.derive)
 
-    def validate(self, rows: pd.DataFrame, plan: CheckPlan) -> DomainValidation:
+    def validate(
+        self, rows: pd.DataFrame, plan: CheckPlan, *, features: bool = True
+    ) -> DomainValidation:
         return validate_domain(
             rows,
             self.schema,
@@ -65,7 +68,24 @@ class Tabular(Modality):
             min_rows=plan.min_rows,
             require_both_classes=plan.several_classes,
             required=plan.required,
+            features=features,
         )
+
+    def validate_all(
+        self, splits: dict[str, pd.DataFrame], plans: list[CheckPlan]
+    ) -> list[DomainValidation]:
+        """One GX run checks the feature columns of all splits stacked (GX's cost grows with
+        the expectations, hardly with the rows), then each split gets its row and label checks.
+        When the stacked run fails, every split runs its full suite, so each message names
+        the split it is about."""
+        stacked = pd.concat([splits[plan.name] for plan in plans], ignore_index=True)
+        shared = validate_domain(stacked, self.schema, "all splits", labelled=False)
+        if not shared.success:
+            return super().validate_all(splits, plans)
+        return [
+            replace(own, raw={"split": own.raw, "features_of_all_splits": shared.raw})
+            for own in (self.validate(splits[p.name], p, features=False) for p in plans)
+        ]
 
     def fit_encoder(self, source: pd.DataFrame) -> TabularPreprocessor:
         return TabularPreprocessor.fit(source, self.schema)

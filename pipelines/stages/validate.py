@@ -3,87 +3,16 @@
 from __future__ import annotations
 
 import mlflow
-import pandas as pd
 from prefect import task
 
-from components.data.leakage import duplicate_rows
 from components.errors import StepstoneError
-from components.modality import CheckPlan
-from components.validation import (
-    DomainValidation,
-    drift_report,
-    render_markdown,
-    validation_summary,
-)
+from components.validation import render_markdown, validation_summary
 from pipelines.config import PipelineConfig
+from pipelines.data_checks import CHECKED, failure_message, test_duplicates, validate_splits
 from pipelines.resume import STAGE_CACHE
 from pipelines.retries import STAGE_RETRIES
-from pipelines.settings import quiet_libraries
-from pipelines.stages.workspace import has_labels, read_split
+from pipelines.stages.workspace import read_split
 from pipelines.tracking import stage_run
-
-quiet_libraries()  # GX, imported later by run_suite, quietens its own logger there
-
-CHECKED = ("source", "intermediate", "target_labelled", "target_unlabelled", "target_test")
-
-
-def check_plans(config: PipelineConfig, splits: dict[str, pd.DataFrame]) -> list[CheckPlan]:
-    """What each split must satisfy: labels and several classes where training or testing
-    needs them, row minimums, and the pool's truth column when selection.truth names one."""
-    label, minimum = config.modality_impl().label_column, config.validation.min_rows
-    truth = config.selection.truth
-    plans = [
-        CheckPlan("source", labelled=True, min_rows=minimum, several_classes=True),
-        CheckPlan(
-            "intermediate",
-            labelled=has_labels(splits["intermediate"], label),
-            min_rows=max(minimum, config.selection.chunks),
-            required={truth: "selection.truth"} if truth else None,
-        ),
-        CheckPlan("target_test", labelled=True, several_classes=True),
-    ]
-    if config.target.labelled:
-        plans.insert(
-            2,
-            CheckPlan(
-                "target_labelled",
-                labelled=True,
-                min_rows=config.target.min_labelled,
-                several_classes=True,
-            ),
-        )
-    if config.target.unlabelled:
-        plans.insert(-1, CheckPlan("target_unlabelled", labelled=False))
-    return plans
-
-
-def validate_splits(
-    config: PipelineConfig, splits: dict[str, pd.DataFrame]
-) -> tuple[list[DomainValidation], pd.DataFrame]:
-    """One GX suite per split, and (tables) the drift of the intermediate pool and the
-    target against the source (column statistics: none for images)."""
-    modality = config.modality_impl()
-    results = [modality.validate(splits[plan.name], plan) for plan in check_plans(config, splits)]
-    if config.modality != "tabular":
-        return results, pd.DataFrame()
-    target = pd.concat([splits["target_labelled"], splits["target_unlabelled"]])
-    drift = drift_report(
-        splits["source"], {"intermediate": splits["intermediate"], "target": target}, config.schema
-    )
-    return results, drift
-
-
-def test_duplicates(config: PipelineConfig, splits: dict[str, pd.DataFrame]) -> dict[str, int]:
-    """How many target test rows have an exact copy (on the model's columns) in each training
-    split: a leak to know about (`data.drop_test_duplicates: true` drops them)."""
-    training = {k: v for k, v in splits.items() if k != "target_test" and len(v)}
-    columns = config.modality_impl().feature_columns
-    return duplicate_rows(training, splits["target_test"], columns)
-
-
-def failure_message(results: list[DomainValidation]) -> str:
-    lines = [f"  {r.domain}: {failure}" for r in results for failure in r.failures]
-    return "data validation failed:\n" + "\n".join(lines)
 
 
 @task(name="validate", **STAGE_RETRIES, **STAGE_CACHE)

@@ -16,7 +16,7 @@ from mlflow.tracking import MlflowClient
 
 from pipelines.cli import main
 from pipelines.config import load_config
-from pipelines.stages.load_data import build_splits
+from pipelines.data_checks import build_splits
 from tests.pipelines.conftest import stage_runs, tracked_scenario
 from tests.pipelines.test_bad_input import run_bad
 from tests.pipelines.user_images import image_config, write_user_images

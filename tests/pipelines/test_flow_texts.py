@@ -16,7 +16,7 @@ from mlflow.tracking import MlflowClient
 
 from pipelines.cli import main
 from pipelines.config import CANDIDATES, load_config
-from pipelines.stages.load_data import build_splits
+from pipelines.data_checks import build_splits
 from tests.pipelines.conftest import STAGES, assert_failed_and_unregistered, stage_runs
 from tests.pipelines.servers import served_model
 from tests.pipelines.user_texts import text_config, write_user_texts
