@@ -32,7 +32,9 @@ from components.data.images import data_root
 from components.evaluation import summarise_seeds
 from components.models.lenet import LeNet
 from components.models.loop import train_joint
-from components.models.training import Labelled, TrainSpec, predict_proba, resolve_device
+from components.models.rows import Labelled
+from components.models.spec import TrainSpec
+from components.models.training import predict_proba, resolve_device
 
 PUBLISHED = {  # Transfer-Learning-Library, LeNet, 50k iterations (target accuracy, %)
     "mnist->usps": {"source_only": 82.1, "mmd": 86.0, "dann": 91.7, "cdan": 96.0},

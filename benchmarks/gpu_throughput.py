@@ -25,14 +25,9 @@ from components.data.images import data_root, load_mnist
 from components.evaluation import summarise_seeds
 from components.models.lenet import LeNet
 from components.models.loop import fit
-from components.models.training import (
-    Labelled,
-    TrainSpec,
-    autocast,
-    resolve_device,
-    seed_everything,
-    to_tensors,
-)
+from components.models.rows import Labelled
+from components.models.spec import TrainSpec
+from components.models.training import autocast, resolve_device, seed_everything, to_tensors
 
 
 def mnist(rows: int) -> tuple[np.ndarray, np.ndarray]:

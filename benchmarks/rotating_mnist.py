@@ -33,25 +33,20 @@ import pandas as pd
 import torch
 
 from components.adaptation.gradual import (
-    GradualSpec,
     chunk_path,
     gradual_self_train,
     jittered_paths,
     progressive_self_train,
 )
+from components.adaptation.spec import GradualSpec
 from components.data.images import GradualImages, RotationSpec, rotating_mnist
 from components.evaluation import summarise_seeds
 from components.models.cnn import SmallCNN
 from components.models.ensemble import Ensemble
 from components.models.loop import fit
-from components.models.training import (
-    Labelled,
-    TrainSpec,
-    embed,
-    predict_proba,
-    resolve_device,
-    seed_everything,
-)
+from components.models.rows import Labelled
+from components.models.spec import TrainSpec
+from components.models.training import embed, predict_proba, resolve_device, seed_everything
 from components.selection import SelectionSpec, SideInfo, select
 from components.selection import report as selection_report
 from components.selection.base import Selection

@@ -8,31 +8,31 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from components.adaptation import ADAPTERS, NEEDS, AdaptSpec
-from components.adaptation.gradual import GradualSpec
-from components.adaptation.joint import JointSpec
-from components.candidates.tables import NAMES as TABLE_CANDIDATES
-from components.candidates.texts import NAMES as TEXT_CANDIDATES
+from components.adaptation.spec import NEEDS, AdaptSpec, GradualSpec, JointSpec
+from components.candidates.names import TABLES as TABLE_CANDIDATES
+from components.candidates.names import TEXTS as TEXT_CANDIDATES
 from components.errors import StepstoneError
-from components.modality import (
-    Image,
+from components.modality.specs import (
+    BackboneModel,
     ImageData,
+    LeNetModel,
     MLPModel,
-    Modality,
+    SmallCNNModel,
     TableData,
-    Tabular,
-    Text,
     TextData,
+    TfidfModel,
+    TransformerModel,
 )
-from components.modality.image import BackboneModel, LeNetModel, SmallCNNModel
-from components.modality.text import TfidfModel, TransformerModel
-from components.models.training import TrainSpec
-from components.selection import SelectionSpec
+from components.models.spec import TrainSpec
+from components.selection.base import SelectionSpec
+
+if TYPE_CHECKING:
+    from components.modality.base import Modality
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "loan_marketing.yaml"
@@ -49,7 +49,9 @@ CANDIDATES = {
     "image": ("transfer", "network_target_only"),
     "text": ("transfer", "network_target_only", *TEXT_CANDIDATES),
 }
-MODALITIES = {"tabular": Tabular, "image": Image, "text": Text}
+# Each modality's implementation, imported by `modality_impl` when a run needs it: a table's
+# does not import torch, so `stepstone validate` starts fast.
+MODALITIES = {"tabular": "Tabular", "image": "Image", "text": "Text"}
 
 
 class Strict(BaseModel):
@@ -183,8 +185,8 @@ class PipelineConfig(Strict):
         """Catch an unknown method, or one that needs target rows the split does not give,
         when the config is read (before any data is loaded or model trained)."""
         method = self.adaptation.method
-        if method not in ADAPTERS:
-            raise ValueError(f"adaptation.method {method!r} is unknown; valid: {sorted(ADAPTERS)}")
+        if method not in NEEDS:
+            raise ValueError(f"adaptation.method {method!r} is unknown; valid: {sorted(NEEDS)}")
         needs = NEEDS[method] if self.transit.path == "direct" else set()
         if "unlabelled" in needs and self.target.unlabelled == 0:
             raise ValueError(
@@ -219,7 +221,10 @@ class PipelineConfig(Strict):
 
     def modality_impl(self) -> Modality:
         """The modality interface for this scenario's data and network."""
-        return MODALITIES[self.modality](self.data, self.model)
+        import components.modality  # loads only the named implementation (components.lazy)
+
+        implementation = getattr(components.modality, MODALITIES[self.modality])
+        return implementation(self.data, self.model)
 
     @property
     def schema(self):

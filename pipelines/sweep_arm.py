@@ -23,7 +23,8 @@ from components.evaluation import binary_metrics
 from components.evaluation.cv import Fold, cross_validate
 from components.evaluation.model_selection import label_free_scores
 from components.models import checkpoint
-from components.models.training import Labelled, predict_proba, resolve_device
+from components.models.rows import Labelled
+from components.models.training import predict_proba, resolve_device
 from pipelines import tracking
 from pipelines.config import PipelineConfig
 from pipelines.retries import STAGE_RETRIES

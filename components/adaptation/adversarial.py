@@ -15,7 +15,8 @@ from torch import nn
 from components.adaptation.alignment import train_aligned
 from components.adaptation.spec import AdaptData, AdaptSpec
 from components.models.loop import Step, head_logits
-from components.models.training import Inputs, take, to_tensors
+from components.models.rows import Inputs, take
+from components.models.training import to_tensors
 
 
 class _ReverseGradient(torch.autograd.Function):

@@ -19,32 +19,17 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 from sklearn.neighbors import NearestNeighbors
 from torch import nn
 
-from components.adaptation.spec import mix
+from components.adaptation.spec import GradualSpec, mix
 from components.errors import StepstoneError
 from components.models.loop import fit
-from components.models.training import Inputs, Labelled, TrainSpec, embed, predict_proba, take
+from components.models.rows import Inputs, Labelled, take
+from components.models.training import embed, predict_proba
 from components.progress import Progress
 from components.selection import Selection, SelectionSpec, domain_scores
 from components.selection.base import jitter_chunks
-
-
-class GradualSpec(BaseModel):
-    """Per-step training, the pseudo-label confidence cut, the neighbours each pseudo-label is
-    voted over (0 or 1: the row alone), and how much of each step's loss comes from labelled
-    target rows (when given)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    drop_fraction: float = Field(0.1, ge=0, lt=1)
-    neighbours: int = Field(0, ge=0)
-    target_weight: float = Field(0.5, ge=0, le=1)
-    use_pool_labels: bool = False
-    train: TrainSpec = Field(default_factory=lambda: TrainSpec(epochs=5, lr=1e-3))
-
 
 StepHook = Callable[[int, nn.Module], dict[str, float]]
 Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]

@@ -7,27 +7,12 @@ from __future__ import annotations
 import copy
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from components.adaptation.gradual import pseudo_label
-from components.adaptation.spec import mix
+from components.adaptation.spec import JointSpec, mix
 from components.models.loop import fit
-from components.models.training import Inputs, Labelled, TrainSpec
-
-
-class JointSpec(BaseModel):
-    """Loss shares per domain (renormalised over the domains present), whether known pool
-    labels are used (else pool rows are pseudo-labelled), and training."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    source_weight: float = Field(0.2, ge=0)
-    pool_weight: float = Field(0.3, ge=0)
-    target_weight: float = Field(0.5, ge=0)
-    drop_fraction: float = Field(0.1, ge=0, lt=1)
-    use_pool_labels: bool = True
-    train: TrainSpec = Field(default_factory=lambda: TrainSpec(epochs=10, lr=5e-4))
+from components.models.rows import Inputs, Labelled
 
 
 def joint_train(

@@ -18,10 +18,10 @@ from components.adaptation.alignment import coral_adapter, mmd
 from components.adaptation.conservative import finetune, l2sp, layer_transfer, lwf
 from components.adaptation.multitask import multitask
 from components.adaptation.self_training import self_training
-from components.adaptation.spec import AdaptData, AdaptSpec
+from components.adaptation.spec import NEEDS, AdaptData, AdaptSpec
 from components.errors import StepstoneError
 from components.models import training
-from components.models.training import Inputs, Labelled
+from components.models.rows import Inputs, Labelled
 
 
 def source_only(source: nn.Module, data: AdaptData, spec: AdaptSpec, seed: int, device):
@@ -43,21 +43,7 @@ ADAPTERS: dict[str, Adapter] = {
     "multitask": multitask,
     "self_training": self_training,
 }
-# What a method needs: labelled target rows ("target"), rows labelled in any domain
-# ("labelled"), unlabelled target inputs ("unlabelled"), labelled source rows ("source").
-NEEDS: dict[str, set[str]] = {
-    "source_only": set(),
-    "finetune": {"target"},
-    "layer_transfer": {"target"},
-    "l2sp": {"target"},
-    "lwf": {"target"},
-    "mmd": {"labelled", "unlabelled"},
-    "coral": {"labelled", "unlabelled"},
-    "dann": {"labelled", "unlabelled"},
-    "cdan": {"labelled", "unlabelled"},
-    "multitask": {"target", "source"},
-    "self_training": {"unlabelled"},
-}
+assert ADAPTERS.keys() == NEEDS.keys(), "every method declares what it needs (spec.NEEDS)"
 _MISSING = {
     "target": "labelled target rows (target.labelled > 0)",
     "labelled": "labelled rows: pass source rows, a labelled pool or labelled target rows",

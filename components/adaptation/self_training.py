@@ -9,7 +9,8 @@ from torch import nn
 
 from components.adaptation.spec import AdaptData, AdaptSpec, mix
 from components.models.loop import train_joint
-from components.models.training import Inputs, Labelled, predict_proba, take
+from components.models.rows import Inputs, Labelled, take
+from components.models.training import predict_proba
 
 
 def pseudo_labels(model: nn.Module, x: Inputs, confidence: float) -> Labelled:

@@ -9,7 +9,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.errors import StepstoneError
-from components.models.training import Inputs, Labelled, TrainSpec, concat
+from components.models.rows import Inputs, Labelled, concat
+from components.models.spec import TrainSpec
 
 
 class AdaptSpec(BaseModel):
@@ -41,6 +42,23 @@ class AdaptSpec(BaseModel):
     rounds: int = Field(3, ge=1)
     iterations: int = Field(0, ge=0)
     train: TrainSpec = Field(default_factory=lambda: TrainSpec(epochs=10, lr=5e-4))
+
+
+# What a method needs: labelled target rows ("target"), rows labelled in any domain
+# ("labelled"), unlabelled target inputs ("unlabelled"), labelled source rows ("source").
+NEEDS: dict[str, set[str]] = {
+    "source_only": set(),
+    "finetune": {"target"},
+    "layer_transfer": {"target"},
+    "l2sp": {"target"},
+    "lwf": {"target"},
+    "mmd": {"labelled", "unlabelled"},
+    "coral": {"labelled", "unlabelled"},
+    "dann": {"labelled", "unlabelled"},
+    "cdan": {"labelled", "unlabelled"},
+    "multitask": {"target", "source"},
+    "self_training": {"unlabelled"},
+}
 
 
 @dataclass(frozen=True)
@@ -90,3 +108,31 @@ def labelled_all(data: AdaptData, spec: AdaptSpec) -> Labelled:
             (data.target, spec.target_weight),
         ]
     )
+
+
+class GradualSpec(BaseModel):
+    """Per-step training, the pseudo-label confidence cut, the neighbours each pseudo-label is
+    voted over (0 or 1: the row alone), and how much of each step's loss comes from labelled
+    target rows (when given)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    drop_fraction: float = Field(0.1, ge=0, lt=1)
+    neighbours: int = Field(0, ge=0)
+    target_weight: float = Field(0.5, ge=0, le=1)
+    use_pool_labels: bool = False
+    train: TrainSpec = Field(default_factory=lambda: TrainSpec(epochs=5, lr=1e-3))
+
+
+class JointSpec(BaseModel):
+    """Loss shares per domain (renormalised over the domains present), whether known pool
+    labels are used (else pool rows are pseudo-labelled), and training."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source_weight: float = Field(0.2, ge=0)
+    pool_weight: float = Field(0.3, ge=0)
+    target_weight: float = Field(0.5, ge=0)
+    drop_fraction: float = Field(0.1, ge=0, lt=1)
+    use_pool_labels: bool = True
+    train: TrainSpec = Field(default_factory=lambda: TrainSpec(epochs=10, lr=5e-4))

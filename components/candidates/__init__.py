@@ -3,20 +3,18 @@ target rows (with whatever source and pool rows it uses) and predicts raw rows. 
 among them is made by cross-validation on the labelled target rows
 (components.evaluation.cv)."""
 
-from components.candidates.base import (
-    Blend,
-    Candidate,
-    MeanPredictor,
-    NetworkPredictor,
-    Predictor,
-    load_predictor,
-)
+from components.lazy import exports
 
-__all__ = [
-    "Blend",
-    "Candidate",
-    "MeanPredictor",
-    "NetworkPredictor",
-    "Predictor",
-    "load_predictor",
-]
+# Each name loads its submodule on first use (components.lazy).
+__getattr__ = exports(
+    __name__,
+    {
+        "Blend": "base",
+        "Candidate": "base",
+        "MeanPredictor": "base",
+        "NetworkPredictor": "base",
+        "Predictor": "base",
+        "load_predictor": "base",
+    },
+)
+__all__ = ["Blend", "Candidate", "MeanPredictor", "NetworkPredictor", "Predictor", "load_predictor"]

@@ -20,20 +20,6 @@ from components.data.preprocess import TabularPreprocessor, encode_labels
 from components.data.schema import TableSchema
 from components.models.training import embed
 
-NAMES = (
-    "target_only",
-    "source_only",
-    "pooled",
-    "lgbm_target_only",
-    "lgbm_pooled",
-    "lgbm_balanced",
-    "lgbm_weighted",
-    "tradaboost",
-    "lgbm_source_features",
-    "blend",
-    "blend_all",
-)
-
 
 @dataclass
 class SourceFeatures:
@@ -70,7 +56,7 @@ class TableContext:
 
 
 def table_candidates(ctx: TableContext) -> list[Candidate | Blend]:
-    """Every table candidate (NAMES, in that order)."""
+    """Every table candidate (names.TABLES, in that order)."""
     schema, seed, enc = ctx.schema, ctx.seed, ctx.encoder
     others = pd.concat(ctx.others, ignore_index=True)
     features = SourceFeatures(ctx.network, ctx.encoder)

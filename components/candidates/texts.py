@@ -14,8 +14,6 @@ from sklearn.linear_model import LogisticRegression
 from components.candidates.base import Blend, Candidate
 from components.data.texts import TfidfEncoder
 
-NAMES = ("tfidf_lr_target_only", "tfidf_lr_source_only", "tfidf_lr_pooled", "blend")
-
 
 @dataclass
 class TfidfLinear:
@@ -35,7 +33,7 @@ class TfidfLinear:
 def text_candidates(
     source: pd.DataFrame, encoder: TfidfEncoder, label_column: str, seed: int
 ) -> list[Candidate | Blend]:
-    """Every text candidate (NAMES, in that order). Pool rows are not used: their labels
+    """Every text candidate (names.TEXTS, in that order). Pool rows are not used: their labels
     may be hidden (data.pool_labels: false)."""
 
     def linear(rows: pd.DataFrame) -> TfidfLinear:

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from components.data.classes import class_indices
-from components.data.image_files import ImageTransform, decode_images
+from components.data.image_files import decode_images
+from components.data.image_transform import ImageTransform
 from components.errors import StepstoneError
 
 

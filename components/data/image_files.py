@@ -8,13 +8,13 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import BaseModel, ConfigDict, model_validator
 
+from components.data.image_transform import ImageTransform
 from components.errors import StepstoneError
 
 # torchvision is imported inside the functions that use it: it takes seconds (startup time).
@@ -23,37 +23,6 @@ if TYPE_CHECKING:
 
 THREADS = min(8, max(4, os.cpu_count() or 1))
 LAYOUT = "root/<domain>/<class>/<image>.png (one folder per domain, one per class inside it)"
-
-
-class ImageTransform(BaseModel):
-    """How files become model input: resize to (h, w), convert to 1 or 3 channels, scale to
-    [0, 1], normalise with mean/std; `augment` is applied to training batches only."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    size: tuple[int, int] | None = None
-    channels: Literal[1, 3] | None = None
-    mean: tuple[float, ...] | None = None
-    std: tuple[float, ...] | None = None
-    augment: Literal["none", "flip", "crop"] = "none"
-
-    @model_validator(mode="after")
-    def _check(self) -> ImageTransform:
-        if self.size is not None and min(self.size) < 1:
-            raise ValueError(f"size {list(self.size)} must be two positive integers [H, W].")
-        if (self.mean is None) != (self.std is None):
-            raise ValueError("give both mean and std (one value per channel), or neither.")
-        if self.mean is not None and self.std is not None:
-            if len(self.mean) != len(self.std):
-                raise ValueError(f"mean has {len(self.mean)} values, std {len(self.std)}.")
-            if self.channels is not None and len(self.mean) != self.channels:
-                raise ValueError(
-                    f"mean/std have {len(self.mean)} values but channels is {self.channels}; "
-                    "give one value per channel."
-                )
-            if min(self.std) <= 0:
-                raise ValueError(f"std {list(self.std)} must be > 0 in every channel.")
-        return self
 
 
 class _PerImage:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from components.errors import StepstoneError
 
@@ -58,6 +57,8 @@ def split_target(
             f"target label {label!r} needs at least 2 rows of each class to split, got "
             f"{counts.to_dict()}; add labelled target rows of the missing class."
         )
+    from sklearn.model_selection import train_test_split  # ~1 s to import: only to split
+
     if n_labelled:
         labelled, rest = train_test_split(
             target, train_size=n_labelled, stratify=target[label], random_state=seed

@@ -1,15 +1,24 @@
 """Evaluation of scored test sets: metrics with bootstrap intervals, comparison tables, figures."""
 
-from components.evaluation.metrics import (
-    METRIC_NAMES,
-    binary_metrics,
-    bootstrap_ci,
-    cumulative_gain,
-    summarise_seeds,
-)
-from components.evaluation.plots import gain_lift_figure, roc_figure, score_histogram
-from components.evaluation.report import comparison_table, to_markdown, to_text
+from components.lazy import exports
 
+# Each name loads its submodule on first use (components.lazy).
+__getattr__ = exports(
+    __name__,
+    {
+        "METRIC_NAMES": "metrics",
+        "binary_metrics": "metrics",
+        "bootstrap_ci": "metrics",
+        "cumulative_gain": "metrics",
+        "summarise_seeds": "metrics",
+        "gain_lift_figure": "plots",
+        "roc_figure": "plots",
+        "score_histogram": "plots",
+        "comparison_table": "report",
+        "to_markdown": "report",
+        "to_text": "report",
+    },
+)
 __all__ = [
     "METRIC_NAMES",
     "binary_metrics",

@@ -21,7 +21,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from components.models.training import Inputs, Labelled, embed, predict_proba
+from components.models.rows import Inputs, Labelled
+from components.models.training import embed, predict_proba
 
 SCORERS: tuple[str, ...] = ("iwv", "dev", "entropy", "snd")
 EPS = 1e-7

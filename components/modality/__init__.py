@@ -1,11 +1,28 @@
 """One interface per kind of data: tables, images, texts (`components.modality.base.Modality`);
 the pipeline's stages are written once against it."""
 
-from components.modality.base import DOMAINS, CheckPlan, DataSpec, Encoder, Modality
-from components.modality.image import Image, ImageData, ImageModel
-from components.modality.tabular import MLPModel, TableData, Tabular
-from components.modality.text import Text, TextData, TextModel
+from components.lazy import exports
 
+# Each name loads its submodule on first use (components.lazy).
+__getattr__ = exports(
+    __name__,
+    {
+        "DOMAINS": "specs",
+        "DataSpec": "specs",
+        "CheckPlan": "base",
+        "Encoder": "base",
+        "Modality": "base",
+        "Image": "image",
+        "ImageData": "specs",
+        "ImageModel": "specs",
+        "MLPModel": "specs",
+        "TableData": "specs",
+        "Tabular": "tabular",
+        "Text": "text",
+        "TextData": "specs",
+        "TextModel": "specs",
+    },
+)
 __all__ = [
     "DOMAINS",
     "CheckPlan",

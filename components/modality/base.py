@@ -12,17 +12,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, field_validator
-from torch import nn
 
-from components.models.training import Inputs
 from components.validation.suites import DomainValidation
 
-DOMAINS = ("source", "intermediate", "target")
+if TYPE_CHECKING:  # annotations only: a modality is read and validated without torch
+    from torch import nn
+
+    from components.models.rows import Inputs
 
 
 class Encoder(Protocol):
@@ -131,25 +131,3 @@ class Modality(ABC):
     @abstractmethod
     def proba_of(self, output: pd.DataFrame) -> np.ndarray:
         """Probabilities (or one-hot labels) back from a served model's answer, for metrics."""
-
-
-class DataSpec(BaseModel):
-    """Where the user's data is and how to cut it into domains: pandas queries over its
-    columns for `source`, `intermediate` and `target`. `pool_labels: false` hides the pool's
-    labels from every stage (an unlabelled intermediate domain)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    path: Path
-    domains: dict[str, str]
-    drop_test_duplicates: bool = False  # drop target test rows that copy a training row exactly
-    pool_labels: bool = True  # false: the intermediate pool's labels are dropped on loading
-
-    @field_validator("domains")
-    @classmethod
-    def _three_domains(cls, domains: dict[str, str]) -> dict[str, str]:
-        if set(domains) != set(DOMAINS):
-            raise ValueError(
-                f"data.domains must define exactly {list(DOMAINS)}, got {list(domains)}"
-            )
-        return domains

@@ -7,21 +7,11 @@ from abc import abstractmethod
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
 from components.evaluation.accuracy import accuracy, accuracy_ci
 from components.modality.base import CheckPlan, Modality
 from components.validation.manifest import Examples, validate_examples
 from components.validation.suites import DomainValidation
-
-
-class ClassLabel(BaseModel):
-    """The label column and the declared classes (class index = position in the list)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    column: str = "label"
-    classes: list[int | str] = Field(min_length=2)
 
 
 class Classified(Modality):

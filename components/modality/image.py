@@ -5,69 +5,20 @@ a small CNN, LeNet or a torchvision backbone; accuracy."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
 from components.data.image_encoding import ImageEncoder
-from components.data.image_files import ImageTransform, folder_manifest, read_manifest
+from components.data.image_files import folder_manifest, read_manifest
 from components.data.loading import ROW_ID
 from components.errors import StepstoneError
-from components.modality.base import DataSpec
-from components.modality.classes import Classified, ClassLabel
+from components.modality.classes import Classified
+from components.modality.specs import BackboneModel, ImageData, LeNetModel, SmallCNNModel
 from components.models.backbones import TorchvisionNet
 from components.models.cnn import CNNSpec, SmallCNN
 from components.models.lenet import LeNet
 from components.validation.manifest import Examples, image_files
-
-
-class ImageData(DataSpec):
-    """`path` is a manifest (.csv / .parquet; image paths relative to it) or a folder laid out
-    `<domain>/<class>/<image>` (the manifest is then `path, label, domain`)."""
-
-    modality: Literal["image"] = "image"
-    path_column: str = "path"
-    label: ClassLabel
-    transform: ImageTransform = ImageTransform()
-
-
-class SmallCNNModel(CNNSpec):
-    kind: Literal["small_cnn"] = "small_cnn"
-
-
-class LeNetModel(BaseModel):
-    """LeNet for one-channel 28x28 digits (set data.transform to size [28, 28], channels 1)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["lenet"] = "lenet"
-    bottleneck: int = Field(500, ge=1)
-    dropout: float = Field(0.5, ge=0.0, lt=1.0)
-
-
-class BackboneModel(BaseModel):
-    """A torchvision architecture over RGB images; `weights` a local state-dict file."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["torchvision"] = "torchvision"
-    arch: str = "resnet18"
-    weights: Path | None = None
-
-    @field_validator("weights")
-    @classmethod
-    def _weights_exist(cls, path: Path | None) -> Path | None:
-        if path is not None and not path.is_file():
-            raise ValueError(
-                f"weights file {path} does not exist; give a local torchvision state dict "
-                "(.pth) or remove model.weights to start from random weights"
-            )
-        return path
-
-
-ImageModel = Annotated[SmallCNNModel | LeNetModel | BackboneModel, Field(discriminator="kind")]
 
 
 class Image(Classified):

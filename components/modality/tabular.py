@@ -6,35 +6,22 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
-from torch import nn
 
-from components.candidates.tables import TableContext, table_candidates
-from components.data.loading import DerivedColumn, add_derived, read_table
+from components.data.loading import add_derived, read_table
 from components.data.preprocess import TabularPreprocessor, encode_labels
-from components.data.schema import TableSchema
-from components.evaluation import binary_metrics, bootstrap_ci
-from components.modality.base import CheckPlan, DataSpec, Modality
-from components.models.tabular_mlp import MLPSpec, TabularMLP
+from components.evaluation.metrics import binary_metrics, bootstrap_ci
+from components.modality.base import CheckPlan, Modality
+from components.modality.specs import MLPModel, TableData
 from components.validation.suites import DomainValidation, validate_domain
 
-
-class TableData(DataSpec):
-    """A (gzipped) CSV; `drop` removes columns (leaks such as `duration`), `derive` adds some."""
-
-    modality: Literal["tabular"] = "tabular"
-    separator: str = ","
-    drop: list[str] = Field(default_factory=list)
-    derive: list[DerivedColumn] = Field(default_factory=list)
-    schema_: TableSchema = Field(alias="schema")
-
-
-class MLPModel(MLPSpec):
-    kind: Literal["mlp"] = "mlp"
+# torch, LightGBM and the candidates are imported where a network or a candidate is built:
+# reading and validating a table (`stepstone validate`) needs none of them.
+if TYPE_CHECKING:
+    from torch import nn
 
 
 class Tabular(Modality):
@@ -94,6 +81,9 @@ class Tabular(Modality):
         return encode_labels(rows, self.schema)
 
     def build_model(self, encoder: TabularPreprocessor, seed: int) -> nn.Module:
+        from components.models.spec import MLPSpec
+        from components.models.tabular_mlp import TabularMLP
+
         spec = MLPSpec(**self.model.model_dump(exclude={"kind"}))
         return TabularMLP(encoder.cardinalities, len(encoder.means), spec)
 
@@ -106,6 +96,8 @@ class Tabular(Modality):
     def candidates(self, source, pool, pool_score, network, encoder, seed):
         """Logistic regressions and LightGBM without transfer, and the transfer recipes for
         tables (components.candidates.tables)."""
+        from components.candidates.tables import TableContext, table_candidates
+
         context = TableContext(self.schema, source, pool, pool_score, network, encoder, seed)
         return table_candidates(context)
 

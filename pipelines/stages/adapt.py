@@ -17,14 +17,8 @@ from components.adaptation.gradual import StepHook
 from components.modality import Encoder, Modality
 from components.models import checkpoint, resumable
 from components.models.loop import fit
-from components.models.training import (
-    Inputs,
-    Labelled,
-    embed,
-    predict_proba,
-    resolve_device,
-    seed_everything,
-)
+from components.models.rows import Inputs, Labelled
+from components.models.training import embed, predict_proba, resolve_device, seed_everything
 from pipelines.config import PipelineConfig
 from pipelines.packaging import log_scorer
 from pipelines.resume import STAGE_CACHE

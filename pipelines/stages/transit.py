@@ -19,7 +19,7 @@ from components.adaptation.gradual import (
 from components.adaptation.joint import joint_train
 from components.modality import Encoder, Modality
 from components.models.ensemble import Ensemble
-from components.models.training import Inputs, Labelled, concat
+from components.models.rows import Inputs, Labelled, concat
 from components.selection import Selection
 from pipelines.config import PipelineConfig
 from pipelines.stages.workspace import labelled_rows

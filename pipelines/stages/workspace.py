@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from components.modality import Encoder, Modality
-from components.models.training import Labelled
+from components.models.rows import Labelled
 
 SPLITS = ("source", "intermediate", "target_labelled", "target_unlabelled", "target_test")
 

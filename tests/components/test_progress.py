@@ -16,9 +16,11 @@ from torch import nn
 from tqdm import tqdm
 
 from components import progress
-from components.adaptation.gradual import GradualSpec, gradual_self_train
+from components.adaptation.gradual import gradual_self_train
+from components.adaptation.spec import GradualSpec
 from components.models.loop import fit
-from components.models.training import Labelled, TrainSpec
+from components.models.rows import Labelled
+from components.models.spec import TrainSpec
 
 torch.set_num_threads(1)
 CPU = torch.device("cpu")

@@ -7,14 +7,12 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from components.adaptation.gradual import GradualSpec
-from components.adaptation.joint import JointSpec
-from components.adaptation.spec import AdaptSpec
+from components.adaptation.spec import AdaptSpec, GradualSpec, JointSpec
 from components.data.images import RotationSpec
 from components.errors import StepstoneError
 from components.models.cnn import CNNSpec
+from components.models.spec import TrainSpec
 from components.models.tabular_mlp import MLPSpec
-from components.models.training import TrainSpec
 from components.selection.base import SelectionSpec
 
 # (spec, field, a refused value, an accepted edge value)

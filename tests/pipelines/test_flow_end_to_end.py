@@ -14,7 +14,7 @@ import pandas as pd
 import yaml
 from mlflow.tracking import MlflowClient
 
-from components.candidates.tables import NAMES as TABLE_CANDIDATES
+from components.candidates.names import TABLES as TABLE_CANDIDATES
 from pipelines.cli import main
 from pipelines.lineage import lineage
 from tests.pipelines.conftest import STAGES, stage_runs

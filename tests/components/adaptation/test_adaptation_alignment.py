@@ -22,9 +22,11 @@ from components.adaptation.conservative import layers
 from components.data.preprocess import Encoded
 from components.errors import StepstoneError
 from components.models.loop import fit, train_joint
+from components.models.rows import Labelled
+from components.models.spec import TrainSpec
 from components.models.tabular_mlp import MLPSpec, TabularMLP
-from components.models.training import Labelled, TrainSpec, predict_proba
 from components.models.training import lr_factor as annealed_factor
+from components.models.training import predict_proba
 
 torch.set_num_threads(1)
 CPU = torch.device("cpu")

@@ -12,7 +12,6 @@ import torch
 from torch import nn
 
 from components.adaptation.gradual import (
-    GradualSpec,
     gradual_self_train,
     jittered_paths,
     neighbour_vote,
@@ -21,12 +20,15 @@ from components.adaptation.gradual import (
     self_train_step,
     with_target,
 )
-from components.adaptation.joint import JointSpec, joint_train
+from components.adaptation.joint import joint_train
+from components.adaptation.spec import GradualSpec, JointSpec
 from components.data.preprocess import Encoded
 from components.errors import StepstoneError
 from components.models.loop import fit
+from components.models.rows import Labelled
+from components.models.spec import TrainSpec
 from components.models.tabular_mlp import MLPSpec, TabularMLP
-from components.models.training import Labelled, TrainSpec, embed, predict_proba
+from components.models.training import embed, predict_proba
 from components.selection import SelectionSpec
 from components.selection.base import from_scores, jitter_chunks
 from components.selection.kernel import witness

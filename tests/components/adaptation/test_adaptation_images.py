@@ -11,7 +11,9 @@ from components.adaptation.conservative import layers
 from components.data.digits import digits_task, load_usps, resize
 from components.data.images import data_root
 from components.models.lenet import LeNet
-from components.models.training import Labelled, TrainSpec, predict_proba
+from components.models.rows import Labelled
+from components.models.spec import TrainSpec
+from components.models.training import predict_proba
 
 torch.set_num_threads(1)
 CPU = torch.device("cpu")

@@ -17,8 +17,10 @@ from components.data.preprocess import Encoded
 from components.errors import StepstoneError
 from components.models import training
 from components.models.loop import fit
+from components.models.rows import Labelled
+from components.models.spec import TrainSpec
 from components.models.tabular_mlp import MLPSpec, TabularMLP
-from components.models.training import Labelled, TrainSpec, predict_proba
+from components.models.training import predict_proba
 
 torch.set_num_threads(1)
 

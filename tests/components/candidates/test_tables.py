@@ -10,7 +10,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from components.candidates import load_predictor
-from components.candidates.tables import NAMES, TableContext, table_candidates
+from components.candidates.names import TABLES as NAMES
+from components.candidates.tables import TableContext, table_candidates
 from components.candidates.trees import tradaboost, tree_inputs
 from components.data.preprocess import TabularPreprocessor, encode_labels
 from components.models.tabular_mlp import MLPSpec, TabularMLP

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from components.candidates.texts import NAMES, text_candidates
+from components.candidates.names import TEXTS as NAMES
+from components.candidates.texts import text_candidates
 from components.data.texts import TfidfEncoder
 
 CLASSES = ["negative", "positive"]

@@ -13,7 +13,6 @@ from pydantic import ValidationError
 from torchvision.io import write_png
 
 from components.data.image_files import (
-    ImageTransform,
     augmenter,
     decode_images,
     files_digest,
@@ -21,6 +20,7 @@ from components.data.image_files import (
     image_listing,
     read_manifest,
 )
+from components.data.image_transform import ImageTransform
 from components.errors import StepstoneError
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components.data.image_files import ImageTransform, decode_images, read_manifest
+from components.data.image_files import decode_images, read_manifest
+from components.data.image_transform import ImageTransform
 from components.data.images import DIGITS_SPEC, RotationSpec, rotate, rotated_digits
 from components.data.prepare import (
     _draws,

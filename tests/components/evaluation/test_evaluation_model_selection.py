@@ -19,7 +19,7 @@ from components.evaluation.model_selection import (
     row_loss,
     soft_neighbourhood_density,
 )
-from components.models.training import Labelled
+from components.models.rows import Labelled
 
 torch.set_num_threads(1)
 

@@ -8,13 +8,15 @@ import pytest
 import torch
 
 from components.data.image_encoding import ImageEncoder
-from components.data.image_files import ImageTransform
+from components.data.image_transform import ImageTransform
 from components.errors import StepstoneError
 from components.models.checkpoint import load, save
 from components.models.cnn import CNNSpec, SmallCNN
 from components.models.ensemble import Ensemble
 from components.models.loop import fit
-from components.models.training import Labelled, TrainSpec, embed, predict_proba
+from components.models.rows import Labelled
+from components.models.spec import TrainSpec
+from components.models.training import embed, predict_proba
 
 torch.set_num_threads(1)
 

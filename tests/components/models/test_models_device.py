@@ -13,14 +13,9 @@ from torch import nn
 from components.errors import StepstoneError
 from components.models import training
 from components.models.loop import fit, train_joint, unlabelled
-from components.models.training import (
-    Labelled,
-    TrainSpec,
-    autocast,
-    predict_proba,
-    resolve_device,
-    to_device,
-)
+from components.models.rows import Labelled
+from components.models.spec import TrainSpec
+from components.models.training import autocast, predict_proba, resolve_device, to_device
 
 CPU = torch.device("cpu")
 

@@ -10,8 +10,10 @@ from sklearn.metrics import roc_auc_score
 from components.data.preprocess import Encoded, TabularPreprocessor, encode_labels
 from components.models import checkpoint
 from components.models.loop import fit
+from components.models.rows import Labelled
+from components.models.spec import TrainSpec
 from components.models.tabular_mlp import MLPSpec, TabularMLP
-from components.models.training import Labelled, TrainSpec, embed, predict_proba
+from components.models.training import embed, predict_proba
 
 SPEC = MLPSpec(embedding_dim=3, hidden=(16, 8), dropout=0.1)
 TRAIN = TrainSpec(epochs=20, batch_size=64, lr=1e-2)

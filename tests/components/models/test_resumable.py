@@ -9,7 +9,8 @@ import torch
 
 from components.models import resumable
 from components.models.loop import Step, train_joint, unlabelled
-from components.models.training import Labelled, TrainSpec
+from components.models.rows import Labelled
+from components.models.spec import TrainSpec
 from tests.components.models.test_models_training import CPU, _encoded, _model
 
 TRAIN = TrainSpec(epochs=6, batch_size=64, lr=1e-2, lr_decay="annealed")

@@ -10,10 +10,12 @@ import pytest
 import torch
 
 from components.data.amazon_reviews import load_amazon_reviews
-from components.modality.classes import ClassLabel
-from components.modality.text import Text, TextData, TransformerModel, shipped_minilm
+from components.modality.specs import ClassLabel, TextData, TransformerModel, shipped_minilm
+from components.modality.text import Text
 from components.models.loop import fit
-from components.models.training import Labelled, TrainSpec, embed
+from components.models.rows import Labelled
+from components.models.spec import TrainSpec
+from components.models.training import embed
 
 
 @pytest.fixture(scope="module")
