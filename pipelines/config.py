@@ -154,7 +154,39 @@ class PipelineConfig(Strict):
                     f"model.kind {raw['model']['kind']!r} is not a {modality} network; "
                     f"valid: {list(MODEL_KINDS[modality])}"
                 )
+        stones = ((raw.get("data") or {}).get("domains") or {}).get("intermediate")
+        selection = raw.get("selection") or {}
+        if (
+            isinstance(stones, list)
+            and isinstance(selection, dict)
+            and selection.get("method", "given") == "given"
+        ):  # listed stepping stones are crossed in their order, one chunk each
+            raw["selection"] = {"method": "given", "chunks": len(stones), **selection}
         return raw
+
+    @model_validator(mode="after")
+    def _given_order(self) -> PipelineConfig:
+        """`selection.method: given` walks the listed stepping stones, one chunk each."""
+        stones = self.data.domains["intermediate"]
+        if self.selection.method != "given":
+            return self
+        if not isinstance(stones, list):
+            raise ValueError(  # noqa: TRY004 (pydantic reports ValueError)
+                "selection.method 'given' needs data.domains.intermediate as an ordered list of "
+                "queries (the stepping stones); list them, or choose another selection.method"
+            )
+        if self.selection.chunks != len(stones):
+            raise ValueError(
+                f"selection.chunks is {self.selection.chunks} but data.domains.intermediate "
+                f"lists {len(stones)} stepping stones; with selection.method 'given' each "
+                "stone is one chunk: drop selection.chunks"
+            )
+        if self.selection.jitter:
+            raise ValueError(
+                "selection.jitter re-cuts the chunks, but the given stepping stones are the "
+                "chunks: set selection.jitter: 0 or choose another selection.method"
+            )
+        return self
 
     @model_validator(mode="after")
     def _one_modality(self) -> PipelineConfig:

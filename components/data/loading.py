@@ -87,16 +87,37 @@ def add_derived(table: pd.DataFrame, derived: list[DerivedColumn]) -> pd.DataFra
     return table
 
 
-def split_domains(table: pd.DataFrame, queries: dict[str, str]) -> dict[str, pd.DataFrame]:
-    """Cut `table` into domains with pandas query strings, e.g. {"source": "year == 2008"}."""
+STEP = "intermediate_step"  # a pool row's stepping stone, when the queries are a list
+
+
+def split_domains(
+    table: pd.DataFrame, queries: dict[str, str | list[str]]
+) -> dict[str, pd.DataFrame]:
+    """Cut `table` into domains with pandas query strings, e.g. {"source": "year == 2008"}.
+    A list of queries is one domain of ordered stepping stones: its rows carry their
+    position in the list in column `STEP`; a row may belong to one stone only."""
     domains = {}
     for name, query in queries.items():
-        try:
-            domains[name] = table.query(query).reset_index(drop=True)
-        except Exception as exc:  # pandas raises many kinds for a bad query
+        if isinstance(query, str):
+            domains[name] = _query(table, name, query).reset_index(drop=True)
+            continue
+        stones = [_query(table, f"{name}[{i}]", q).assign(**{STEP: i}) for i, q in enumerate(query)]
+        both = pd.concat([stone.index.to_series() for stone in stones]).duplicated()
+        if both.any():
             raise StepstoneError(
-                f"domain {name!r}: query {query!r} failed ({type(exc).__name__}: {exc}). "
-                "Fix data.domains in the scenario YAML; columns with dots need backticks, "
-                "e.g. `emp.var.rate` > 0."
-            ) from exc
+                f"data.domains.{name}: {int(both.sum())} row(s) match two of its queries "
+                f"(e.g. file row {both[both].index[0]}); make the stepping stones disjoint."
+            )
+        domains[name] = pd.concat(stones).reset_index(drop=True)
     return domains
+
+
+def _query(table: pd.DataFrame, name: str, query: str) -> pd.DataFrame:
+    try:
+        return table.query(query)
+    except Exception as exc:  # pandas raises many kinds for a bad query
+        raise StepstoneError(
+            f"domain {name!r}: query {query!r} failed ({type(exc).__name__}: {exc}). "
+            "Fix data.domains in the scenario YAML; columns with dots need backticks, "
+            "e.g. `emp.var.rate` > 0."
+        ) from exc

@@ -18,23 +18,33 @@ DOMAINS = ("source", "intermediate", "target")
 
 class DataSpec(BaseModel):
     """Where the user's data is and how to cut it into domains: pandas queries over its
-    columns for `source`, `intermediate` and `target`. `pool_labels: false` hides the pool's
-    labels from every stage (an unlabelled intermediate domain)."""
+    columns for `source`, `intermediate` and `target`. The intermediate domain may be an
+    ordered list of queries, known stepping stones (one per month, say) that the gradual
+    paths cross in that order (`selection.method: given`). `pool_labels: false` hides the
+    pool's labels from every stage (an unlabelled intermediate domain)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     path: Path
-    domains: dict[str, str]
+    domains: dict[str, str | list[str]]
     drop_test_duplicates: bool = False  # drop target test rows that copy a training row exactly
     pool_labels: bool = True  # false: the intermediate pool's labels are dropped on loading
 
     @field_validator("domains")
     @classmethod
-    def _three_domains(cls, domains: dict[str, str]) -> dict[str, str]:
+    def _three_domains(cls, domains: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
         if set(domains) != set(DOMAINS):
             raise ValueError(
                 f"data.domains must define exactly {list(DOMAINS)}, got {list(domains)}"
             )
+        for name in ("source", "target"):
+            if not isinstance(domains[name], str):
+                raise ValueError(  # noqa: TRY004 (pydantic reports ValueError)
+                    f"data.domains.{name} must be one query; only data.domains.intermediate "
+                    "may be a list (its stepping stones, in order)"
+                )
+        if domains["intermediate"] == []:
+            raise ValueError("data.domains.intermediate is an empty list; give one query or more")
         return domains
 
 

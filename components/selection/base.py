@@ -14,7 +14,8 @@ COLUMNS = ["row_id", "score", "order", "chunk", "selected"]
 
 
 class SelectionSpec(BaseModel):
-    """Which selector, how much of the pool to keep, and how many chunks to cut it into.
+    """Which selector, how much of the pool to keep, and how many chunks to cut it into
+    (`given`: every pool row, one chunk per stepping stone of data.domains.intermediate).
     `truth` names a pool column holding each row's true position (angle, date), used only
     by `oracle` and the selection-quality report; `use_labels` hands labelled rows to the
     selector as side information (ddtl); `jitter` > 0 cuts the chunks along a noisy copy of
@@ -38,13 +39,15 @@ class SelectionSpec(BaseModel):
 
 @dataclass(frozen=True)
 class SideInfo:
-    """Optional side information: labels of source, pool and target rows (class indices) and
-    the pool rows' true positions (source-like low, target-like high; only `oracle` uses them)."""
+    """Optional side information: labels of source, pool and target rows (class indices), the
+    pool rows' true positions (source-like low, target-like high; only `oracle` uses them) and
+    their stepping stones when the scenario lists them in order (only `given` uses them)."""
 
     source_labels: np.ndarray | None = None
     pool_labels: np.ndarray | None = None
     target_labels: np.ndarray | None = None
     positions: np.ndarray | None = None
+    steps: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
@@ -72,6 +73,31 @@ def oracle(domains: Domains, spec: SelectionSpec, seed: int) -> Selection:
     return from_scores(domains.pool_ids, positions, spec)
 
 
+def given(domains: Domains, spec: SelectionSpec, seed: int) -> Selection:
+    """The scenario's own order: data.domains.intermediate as a list of queries, every row
+    kept, one chunk per stepping stone in the listed order (random order within a stone)."""
+    if domains.side.steps is None:
+        raise StepstoneError(
+            "selection.method 'given' needs data.domains.intermediate as an ordered list of "
+            "queries (the stepping stones); list them, or choose another selection.method."
+        )
+    steps = np.asarray(domains.side.steps, dtype=np.int64)
+    tie = np.random.default_rng(seed).random(len(steps))
+    rank = np.lexsort((tie, steps))
+    order = np.empty(len(steps), dtype=np.int64)
+    order[rank] = np.arange(len(steps))
+    table = pd.DataFrame(
+        {
+            "row_id": domains.pool_ids,
+            "score": steps.astype(np.float64),
+            "order": order,
+            "chunk": steps,
+            "selected": True,
+        }
+    )
+    return Selection(table.sort_values("order", ignore_index=True))
+
+
 SELECTORS: dict[str, Selector] = {
     "discriminator": discriminator,
     "kernel": kernel,
@@ -80,6 +106,7 @@ SELECTORS: dict[str, Selector] = {
     "all": take_all,
     "random": random_subset,
     "oracle": oracle,
+    "given": given,
 }
 
 
@@ -103,6 +130,7 @@ def check_inputs(
         ("pool_labels", pool, side.pool_labels),
         ("target_labels", target, side.target_labels),
         ("positions", pool, side.positions),
+        ("steps", pool, side.steps),
     ]:
         if values is not None and len(values) != len(rows):
             raise StepstoneError(f"{name} has {len(values)} entries for {len(rows)} rows.")

@@ -10,6 +10,7 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 from prefect import task
 
+from components.data.loading import STEP
 from components.evaluation import score_histogram
 from components.modality import Encoder
 from components.models import checkpoint
@@ -26,11 +27,13 @@ from pipelines.tracking import stage_run
 def side_info(config: PipelineConfig, encoder: Encoder, source, pool, target) -> SideInfo:
     """Labels of the labelled rows (when selection.use_labels; a domain with unlabelled rows,
     such as a target with target.unlabelled > 0, gives none) and the pool's true positions
-    (when selection.truth names a pool column)."""
+    (when selection.truth names a pool column) and stepping stones (when the scenario lists
+    them: data.domains.intermediate as a list)."""
     truth = config.selection.truth  # the validate stage checked the pool has it
     positions = pool[truth].to_numpy(dtype=float) if truth else None
+    steps = pool[STEP].to_numpy() if STEP in pool.columns else None
     if not config.selection.use_labels:
-        return SideInfo(positions=positions)
+        return SideInfo(positions=positions, steps=steps)
     modality = config.modality_impl()
 
     def labels(rows: pd.DataFrame) -> np.ndarray | None:
@@ -40,7 +43,7 @@ def side_info(config: PipelineConfig, encoder: Encoder, source, pool, target) ->
             return None
         return modality.labels(encoder, rows).astype(np.int64)
 
-    return SideInfo(labels(source), labels(pool), labels(target), positions)
+    return SideInfo(labels(source), labels(pool), labels(target), positions, steps)
 
 
 def log_reports(

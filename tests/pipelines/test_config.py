@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import yaml
+from pydantic import ValidationError
 
 from components.errors import StepstoneError
-from pipelines.config import REPO_ROOT, load_config
+from pipelines.config import DEFAULT_CONFIG, REPO_ROOT, load_config
 from pipelines.sweep import SweepConfig
 
 CONFIGS = REPO_ROOT / "configs"
@@ -112,3 +114,30 @@ def test_transit_draws_need_a_jittered_gradual_path(tmp_path, extra, message):
         "transit: {draws: 3, path: gradual}\nselection: {jitter: 0.2}\n"
     )
     assert load_config(table).transit.draws == 3  # tables walk jittered draws too
+
+
+def test_listed_stepping_stones_default_to_the_given_order(tmp_path):
+    """data.domains.intermediate as a list: the selector is `given`, one chunk per stone,
+    unless the scenario names another selector (which then orders the whole pool)."""
+    from pipelines.config import PipelineConfig
+
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    stones = ["year == 2009 and month <= 'jun'", "year == 2009 and month > 'jun'"]
+    raw["data"]["domains"]["intermediate"] = stones
+    raw["selection"] = {"fraction": 0.5}  # no method named: the listed order
+    config = PipelineConfig.model_validate(raw)
+    assert config.selection.method == "given" and config.selection.chunks == 2
+    chosen = PipelineConfig.model_validate({**raw, "selection": {"method": "kernel"}})
+    assert chosen.selection.method == "kernel" and chosen.selection.chunks == 4  # the default
+    for selection, message in [
+        ({"method": "given", "chunks": 3}, "lists 2 stepping stones"),
+        ({"jitter": 0.2}, "selection.jitter re-cuts the chunks"),
+    ]:
+        with pytest.raises(ValidationError, match=message):
+            PipelineConfig.model_validate({**raw, "selection": selection})
+    one = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    with pytest.raises(ValidationError, match="needs data.domains.intermediate as an ordered"):
+        PipelineConfig.model_validate({**one, "selection": {"method": "given"}})
+    one["data"]["domains"]["source"] = ["year == 2008"]
+    with pytest.raises(ValidationError, match="data.domains.source must be one query"):
+        PipelineConfig.model_validate(one)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
+import yaml
 from mlflow.tracking import MlflowClient
 
 from pipelines.cli import main
@@ -67,3 +69,42 @@ def test_truth_column_missing_from_pool(first_run, dvc_repo, tmp_path, capsys):
     assert code == 2 and "'angle' is missing" in err and "selection.truth" in err
     assert run.info.status == "FAILED"
     assert set(stage_runs(MlflowClient(), run)) == {"validate"}, "failed before training"
+
+
+def test_listed_stepping_stones_are_crossed_in_order(first_run, dvc_repo, tmp_path):
+    """2009 given as three stepping stones (four months each): the gradual path takes one
+    step per stone, in the listed order, with every pool row kept."""
+    months = [
+        ["jan", "feb", "mar", "apr"],
+        ["may", "jun", "jul", "aug"],
+        ["sep", "oct", "nov", "dec"],
+    ]
+    raw_config = write_config(
+        tmp_path / "stones.yaml",
+        dvc_repo / "data" / "bank.csv",
+        selection={"method": "given", "chunks": 3},
+        transit={"path": "gradual", "gradual": GRADUAL},
+        registry=OWN_REGISTRY,
+    )
+    raw = yaml.safe_load(raw_config.read_text())
+    raw["data"]["domains"]["intermediate"] = [f"year == 2009 and month in {m}" for m in months]
+    raw_config.write_text(yaml.safe_dump(raw, sort_keys=False))
+    out = tmp_path / "summary.json"
+    assert main(["run", "--config", str(raw_config), "--summary-json", str(out)]) == 0
+    client = MlflowClient()
+    stages = stage_runs(client, client.get_run(json.loads(out.read_text())["parent_run_id"]))
+    selection = stages["select_intermediate"]
+    assert selection.data.params["selection_method"] == "given"
+    path = client.download_artifacts(
+        selection.info.run_id, "selection/selection.csv", str(tmp_path)
+    )
+    table = pd.read_csv(path)
+    assert table["selected"].all() and sorted(table["chunk"].unique()) == [0, 1, 2]
+    bank = pd.read_csv(dvc_repo / "data" / "bank.csv", sep=";")
+    month = bank["month"]  # row_id is the file row
+    stone = {m: i for i, group in enumerate(months) for m in group}
+    assert (table["chunk"] == month.loc[table["row_id"]].map(stone).to_numpy()).all()
+    steps = client.get_metric_history(
+        stages["adapt_target"].info.run_id, "transit_gradual_test_auc"
+    )
+    assert [m.step for m in steps] == [0, 1, 2]
