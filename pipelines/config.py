@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from components.adaptation.spec import NEEDS, AdaptSpec, GradualSpec, JointSpec
+from components.adaptation.spec import NEEDS, PATHS, AdaptSpec, GradualSpec, JointSpec
 from components.candidates.names import TABLES as TABLE_CANDIDATES
 from components.candidates.names import TEXTS as TEXT_CANDIDATES
 from components.errors import StepstoneError
@@ -106,7 +106,7 @@ class TransitConfig(Strict):
     models, and the registered model averages the final ones.
     `gradual.neighbours` k > 1 votes each pseudo-label over its k nearest rows of the step."""
 
-    path: Literal["direct", "gradual", "progressive", "joint"] = "direct"
+    path: Literal[tuple(PATHS)] = "direct"
     draws: int = Field(1, ge=1)
     gradual: GradualSpec = GradualSpec()
     joint: JointSpec = JointSpec()
@@ -345,7 +345,12 @@ def load_config(
         for key in parents:
             node = node.setdefault(key, {})
         node[leaf] = value
+    return validated(raw, f"config {path}", schema)
+
+
+def validated(raw: dict, where: str, schema: type[PipelineConfig] = PipelineConfig):
+    """`raw` as a `schema` config; a StepstoneError naming `where` and every bad key if not."""
     try:
         return schema.model_validate(raw)
     except ValidationError as exc:
-        raise StepstoneError(f"config {path} is invalid:\n{_describe(exc)}") from exc
+        raise StepstoneError(f"{where} is invalid:\n{_describe(exc)}") from exc

@@ -134,7 +134,7 @@ def _schema(config_path: Path | None) -> type[PipelineConfig]:
     """The sweep's config class for a scenario with a `sweep:` section, else the plain one."""
     if config_path is None or "sweep" not in read_scenario(Path(config_path)):
         return PipelineConfig
-    from pipelines.sweep import SweepConfig  # imports Prefect: only for sweep scenarios
+    from pipelines.sweep_grid import SweepConfig
 
     return SweepConfig
 

@@ -23,6 +23,7 @@ def registered_summary(
             "candidate": registered.get("candidate", "transfer"),
         },
         "model_uri": f"models:/{registered['model_name']}/{registered['version']}",
+        "metric": config.modality_impl().metric,
         "metrics": evaluation["metrics"],
         "table": evaluation["table"],
     }

@@ -1,4 +1,5 @@
-"""`stepstone sweep`: adaptation methods x hyperparameters x seeds on one scenario.
+"""`stepstone sweep`: adaptation methods and transit paths x settings x seeds on one
+scenario, for every modality (the grid: pipelines/sweep_grid.py).
 
 The data is loaded and validated, the source model trained and the pool selected ONCE; the
 arms then run concurrently through a Prefect task runner, each as a child MLflow run of one
@@ -10,107 +11,37 @@ they allow the folds, else the label-free DEV) can be registered exactly like a 
 
 from __future__ import annotations
 
-import itertools
 import os
 import tempfile
-from typing import Any, Literal
 
 import mlflow
+import numpy as np
 import yaml
 from prefect import flow, runtime
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
-from pydantic import Field, ValidationError
 
-from components.adaptation import ADAPTERS, NEEDS, AdaptSpec
-from components.candidates.linear import logistic_baseline
-from components.data.preprocess import encode_labels
-from components.errors import StepstoneError
-from components.evaluation import binary_metrics, to_markdown
+from components.candidates import Candidate
+from components.evaluation import to_markdown
 from components.evaluation.cv import Fold, make_folds
 from components.evaluation.sweep_summary import arms_table, configs_table, scorer_agreement
+from components.models import checkpoint
+from components.models.training import predict_proba
 from pipelines import tracking
-from pipelines.config import PipelineConfig, Strict, load_config
+from pipelines.config import PipelineConfig, load_config
 from pipelines.flow import experiment_name
 from pipelines.lineage import git_commit, model_tags
 from pipelines.runners import dask_runner
-from pipelines.stages.choose import chosen_elsewhere
+from pipelines.stages.choose import candidate_set, chosen_elsewhere
 from pipelines.stages.evaluate import evaluate
 from pipelines.stages.load_data import load_data
 from pipelines.stages.pretrain import source_model
 from pipelines.stages.register import register
 from pipelines.stages.select import select_intermediate
 from pipelines.stages.validate import validate
-from pipelines.stages.workspace import read_splits
+from pipelines.stages.workspace import read_split, read_splits
 from pipelines.sweep_arm import adapt_arm, hold_out_source
-
-Runner = Literal["threads", "processes", "dask"]
-
-
-class SweepSpec(Strict):
-    """The grid and how to run it. `methods` maps a method name to lists of values for
-    `adaptation` keys (their product is swept; unset keys keep the scenario's values)."""
-
-    methods: dict[str, dict[str, list[Any]]] = Field(
-        default_factory=lambda: {"source_only": {}, "finetune": {}, "l2sp": {}}
-    )
-    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
-    # cv: each arm's repeated k-fold estimate on the labelled target rows (choice.folds x
-    # choice.repeats); the rest are label-free. auto: cv when the labels allow the folds.
-    criterion: Literal["auto", "cv", "iwv", "dev", "entropy", "snd"] = "auto"
-    runner: Runner = "threads"
-    max_workers: int = Field(2, ge=1)
-    dask_address: str | None = None  # a running Dask scheduler; None starts a local cluster
-    source_rows: int = Field(5000, ge=0)  # source rows given to arms that train on it; 0 = all
-    validation_rows: int = Field(2000, ge=10)  # held-out source rows for IWV / DEV
-    register_best: bool = True
-
-
-class SweepConfig(PipelineConfig):
-    """A scenario plus its `sweep` section."""
-
-    sweep: SweepSpec = SweepSpec()
-
-
-def expand_arms(config: SweepConfig) -> list[dict]:
-    """Every (method, hyperparameter setting, seed), validated before anything trains."""
-    arms = []
-    for method, grid in config.sweep.methods.items():
-        if method not in ADAPTERS:
-            raise StepstoneError(
-                f"sweep.methods has unknown method {method!r}; valid: {sorted(ADAPTERS)}."
-            )
-        if "unlabelled" in NEEDS[method] and config.target.unlabelled == 0:
-            raise StepstoneError(
-                f"sweep method {method!r} needs unlabelled target rows; set target.unlabelled "
-                "> 0 in the scenario YAML (those rows lose their labels and leave the test set)."
-            )
-        keys = sorted(grid)
-        for values in itertools.product(*(grid[k] for k in keys)):
-            params = dict(zip(keys, values))
-            base = config.adaptation.model_dump()
-            try:
-                spec = AdaptSpec.model_validate({**base, **params, "method": method})
-            except ValidationError as exc:
-                where = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
-                raise StepstoneError(
-                    f"sweep.methods.{method}: bad setting {params} ({where}): "
-                    f"{exc.errors()[0]['msg']}. Keys must be adaptation settings."
-                ) from exc
-            name = method + (
-                "[" + ",".join(f"{k}={v}" for k, v in params.items()) + "]" if params else ""
-            )
-            for seed in config.sweep.seeds:
-                arms.append(
-                    {
-                        "id": f"{name}/seed{seed}",
-                        "config": name,
-                        "seed": seed,
-                        "params": params,
-                        "spec": spec.model_dump(mode="json"),
-                    }
-                )
-    return arms
+from pipelines.sweep_grid import SweepConfig, SweepSpec, expand_arms
 
 
 def task_runner(spec: SweepSpec):
@@ -122,23 +53,37 @@ def task_runner(spec: SweepSpec):
     return dask_runner(spec.max_workers, spec.dask_address)
 
 
-def _target_only_auc(config: PipelineConfig, workdir: str) -> float:
-    """Test AUC of the target-only baseline (logistic regression on the labelled target)."""
+def baseline(
+    config: PipelineConfig, workdir: str, source_checkpoint: str, selection: str
+) -> tuple[str, float]:
+    """The reference without transfer and its test metric (for the report's negative-transfer
+    flag only): the modality's first candidate without transfer fitted on the labelled target
+    rows (target-only logistic regression for tables), or the source model when no target
+    row is labelled."""
+    modality = config.modality_impl()
     target, test = read_splits(workdir, "target_labelled", "target_test")
-    scores = logistic_baseline(target, config.schema, config.seed).predict_proba(
-        test[config.schema.feature_columns]
-    )[:, 1]
-    return binary_metrics(encode_labels(test, config.schema), scores)["auc"]
+    model, encoder = checkpoint.load(source_checkpoint)
+    y = modality.labels(encoder, test)
+    candidates = candidate_set(config, workdir, source_checkpoint, selection, source_checkpoint)
+    plain = [c for c in candidates if isinstance(c, Candidate) and not c.transfer]
+    if len(target) and plain:
+        name, proba = plain[0].name, plain[0].fit(target).predict_proba(test)
+    else:
+        name, proba = "source_model", predict_proba(model, encoder.transform(test))
+    return name, modality.metrics(y, proba)[modality.metric]
 
 
-def arm_folds(config: SweepConfig, workdir: str) -> tuple[str, list[Fold] | None]:
+def arm_folds(
+    config: SweepConfig, workdir: str, source_checkpoint: str
+) -> tuple[str, list[Fold] | None]:
     """The criterion the sweep uses and, for `cv`, the folds of the labelled target rows
     (the same for every arm). `auto` is cv when every class has choice.folds rows."""
     criterion = config.sweep.criterion
-    (target,) = read_splits(workdir, "target_labelled")
-    y = encode_labels(target, config.schema)
+    target = read_split(workdir, "target_labelled")
+    y = config.modality_impl().labels(checkpoint.load(source_checkpoint)[1], target)
     if criterion == "auto":
-        enough = min(int((y == 1).sum()), int((y == 0).sum())) >= config.choice.folds
+        counts = np.unique(y, return_counts=True)[1]
+        enough = len(counts) > 1 and counts.min() >= config.choice.folds
         criterion = "cv" if enough else "dev"
         if not enough:
             print(f"too few labelled target rows per class for {config.choice.folds} folds: dev")
@@ -148,17 +93,23 @@ def arm_folds(config: SweepConfig, workdir: str) -> tuple[str, list[Fold] | None
 
 
 def _report(
-    config: SweepConfig, results: list[dict], baseline: float, criterion: str, parent_id: str
+    config: SweepConfig,
+    results: list[dict],
+    reference: tuple[str, float],
+    criterion: str,
+    parent_id: str,
 ) -> dict:
     """Build, print and log the arm, configuration and agreement tables."""
-    arms = arms_table(results, baseline)
-    configs = configs_table(arms, criterion)
-    agree = scorer_agreement(configs)
+    metric = config.modality_impl().metric
+    arms = arms_table(results, reference[1], metric)
+    configs = configs_table(arms, criterion, metric)
+    agree = scorer_agreement(configs, metric)
     shown = configs.round(4)
     text = (
-        f"\nsweep {config.name}: {len(arms)} arms, target-only baseline AUC {baseline:.4f}\n"
-        f"{to_markdown(shown)}\neach criterion's choice vs the choice by test AUC (regret)\n"
-        f"{to_markdown(agree)}"
+        f"\nsweep {config.name}: {len(arms)} arms, baseline without transfer "
+        f"({reference[0]}) test {metric} {reference[1]:.4f}\n"
+        f"{to_markdown(shown)}\neach criterion's choice vs the choice by test {metric} "
+        f"(regret)\n{to_markdown(agree)}"
     )
     print(text)
     client = mlflow.MlflowClient()
@@ -173,7 +124,7 @@ def _report(
         description=f"Sweep {config.name}: configurations over seeds, run {parent_id}",
     )
     create_markdown_artifact(key="stepstone-sweep-agreement", markdown=to_markdown(agree))
-    return {"arms": arms, "configs": configs, "agreement": agree, "text": text}
+    return {"arms": arms, "configs": configs, "agreement": agree, "text": text, "metric": metric}
 
 
 def _register_best(
@@ -183,9 +134,8 @@ def _register_best(
     the normal stages."""
     from pipelines.packaging import log_scorer
 
-    (target,) = read_splits(workdir, "target_labelled")
     with mlflow.start_run(run_id=best["run_id"], nested=True):
-        info = log_scorer(best["checkpoint"], target)
+        info = log_scorer(best["checkpoint"], read_split(workdir, "source"))
     chosen = chosen_elsewhere(
         config,
         workdir,
@@ -221,12 +171,11 @@ def _run(config: SweepConfig, client, parent_id: str, workdir: str) -> dict:
     source = source_model(config, workdir, parent_id)
     client.set_tag(parent_id, "source_model_uri", source["model_uri"])
     selection = select_intermediate(config, workdir, parent_id, source["checkpoint"])
-    criterion, folds = arm_folds(config, workdir)
+    criterion, folds = arm_folds(config, workdir, source["checkpoint"])
     client.set_tag(parent_id, "criterion", criterion)
     threads = max(1, (os.cpu_count() or 1) // config.sweep.max_workers)
     futures = [
         adapt_arm.submit(
-            config,
             workdir,
             parent_id,
             source["checkpoint"],
@@ -239,8 +188,8 @@ def _run(config: SweepConfig, client, parent_id: str, workdir: str) -> dict:
         for arm in arms
     ]
     results = [f.result() for f in futures]
-    baseline = _target_only_auc(config, workdir)
-    report = _report(config, results, baseline, criterion, parent_id)
+    reference = baseline(config, workdir, source["checkpoint"], selection["selection"])
+    report = _report(config, results, reference, criterion, parent_id)
     best_config = report["configs"][criterion].idxmax()
     best = min((r for r in results if r["config"] == best_config), key=lambda r: r["seed"])
     client.set_tag(parent_id, "best_config", best_config)
@@ -260,7 +209,7 @@ def _run(config: SweepConfig, client, parent_id: str, workdir: str) -> dict:
         "criterion": criterion,
         "best_config": best_config,
         "best_arm": best["arm"],
-        "target_only_auc": baseline,
+        "baseline": {"name": reference[0], "metric": report["metric"], "value": reference[1]},
         "arms": report["arms"].reset_index().to_dict(orient="records"),
         "configs": report["configs"].reset_index().to_dict(orient="records"),
         "agreement": report["agreement"].reset_index().to_dict(orient="records"),
@@ -295,10 +244,5 @@ def sweep(config_path: str, overrides: dict | None = None) -> dict:
 def run_sweep(config_path: str, overrides: dict | None = None) -> dict:
     """Read the sweep section first so the flow runs on the configured task runner."""
     config = load_config(config_path, overrides, schema=SweepConfig)
-    if config.modality != "tabular":
-        raise StepstoneError(
-            f"stepstone sweep compares arms on tabular scenarios only (this one is "
-            f"{config.modality}); run each method with `stepstone run` and adaptation.method."
-        )
     expand_arms(config)  # bad grids fail before any Prefect or MLflow work
     return sweep.with_options(task_runner=task_runner(config.sweep))(config_path, overrides)

@@ -1,34 +1,33 @@
-"""One sweep arm as a Prefect task: adapt the shared source model with one method,
-hyperparameter setting and seed; score it with and without labels (and, given folds, by
-cross-validation on the labelled target rows); log a child run."""
+"""One sweep arm as a Prefect task: train the run's recipe (stages/adapt.py) with the arm's
+method or transit path, setting and seed, from the shared source model; score it with and
+without labels (and, given folds, by cross-validation on the labelled target rows); log a
+child run. The same for every modality."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from pathlib import Path
 
 import mlflow
 import numpy as np
-import pandas as pd
 import torch
 from prefect import task
 
 from components import progress
-from components.adaptation import AdaptData, AdaptSpec, adapt
 from components.candidates import Candidate, NetworkPredictor
-from components.data.preprocess import TabularPreprocessor, encode_labels
 from components.errors import StepstoneError
-from components.evaluation import binary_metrics
 from components.evaluation.cv import Fold, cross_validate
 from components.evaluation.model_selection import label_free_scores
 from components.models import checkpoint
-from components.models.rows import Labelled
-from components.models.training import predict_proba, resolve_device
+from components.models.training import predict_proba
 from pipelines import tracking
 from pipelines.config import PipelineConfig
 from pipelines.retries import STAGE_RETRIES
-from pipelines.stages.workspace import read_split, read_splits, write_split
+from pipelines.stages.adapt import NetworkRecipe, log_recipe_history, network_recipe
+from pipelines.stages.workspace import labelled_rows, read_split, read_splits, write_split
+from pipelines.sweep_grid import arm_config
 
 
 def hold_out_source(config: PipelineConfig, workdir: str, rows: int) -> int:
@@ -43,81 +42,46 @@ def hold_out_source(config: PipelineConfig, workdir: str, rows: int) -> int:
     return int(held.sum())
 
 
-def _labelled(rows: pd.DataFrame, pre: TabularPreprocessor, config: PipelineConfig) -> Labelled:
-    return Labelled.of(pre.transform(rows), encode_labels(rows, config.schema), balance=True)
-
-
-def arm_data(
-    config: PipelineConfig, workdir: str, selection: str, pre: TabularPreprocessor, source_rows: int
-) -> tuple[AdaptData, Labelled]:
-    """The adapter's data (labelled target, selected pool, unlabelled target, a seeded
-    subsample of `source_rows` source rows; 0 = all) and the source validation rows."""
-    source, pool, target, unlabelled, source_val = read_splits(
-        workdir, "source", "intermediate", "target_labelled", "target_unlabelled", "source_val"
-    )
-    chosen = pd.read_parquet(selection).query("selected")["row_id"]
-    pool = pool[pool["row_id"].isin(chosen)]
-    labelled_pool = _labelled(pool, pre, config) if config.schema.label.column in pool else None
-    if source_rows and len(source) > source_rows:
-        keep = np.random.default_rng(config.seed).choice(len(source), source_rows, replace=False)
-        source = source.iloc[np.sort(keep)]
-    data = AdaptData(
-        target=_labelled(target, pre, config),
-        pool=labelled_pool if labelled_pool is not None and len(labelled_pool) else None,
-        unlabelled=pre.transform(unlabelled) if len(unlabelled) else None,
-        source=_labelled(source, pre, config),
-    )
-    return data, _labelled(source_val, pre, config)
-
-
 def slug(text: str) -> str:
     """A file-name-safe version of an arm id."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
 
 
-def arm_cv(
-    config: PipelineConfig,
-    workdir: str,
-    source_model: torch.nn.Module,
-    pre: TabularPreprocessor,
-    data: AdaptData,
-    arm: dict,
-    folds: list[Fold],
-) -> float:
-    """The arm's CV AUC: its recipe refitted on each fold's labelled target rows (pool,
+def arm_recipe(
+    config: PipelineConfig, workdir: str, source_checkpoint: str, selection: str, source_rows: int
+) -> NetworkRecipe:
+    """The run's recipe under the arm's config, with a seeded subsample of `source_rows`
+    labelled source rows (0 = all) for the methods that train on the source."""
+    recipe = network_recipe(config, workdir, source_checkpoint, selection)
+    if source_rows and len(recipe.source) > source_rows:
+        keep = np.random.default_rng(config.seed).choice(len(recipe.source), source_rows, False)
+        recipe = dataclasses.replace(recipe, source=recipe.source.take(np.sort(keep)))
+    return recipe
+
+
+def arm_cv(recipe: NetworkRecipe, workdir: str, arm_id: str, folds: list[Fold]) -> float:
+    """The arm's CV estimate: its recipe refitted on each fold's labelled target rows (pool,
     unlabelled and source rows as in the arm), scored on the fold's held-out rows."""
-    spec = AdaptSpec.model_validate(arm["spec"])
-    (target,) = read_splits(workdir, "target_labelled")
-
-    def fit(rows: pd.DataFrame) -> NetworkPredictor:
-        model, _ = adapt(
-            source_model,
-            _labelled(rows, pre, config),
-            data.pool,
-            spec,
-            seed=arm["seed"],
-            device=resolve_device(config.device),
-            unlabelled=data.unlabelled,
-            source_data=data.source,
-        )
-        return NetworkPredictor(model.cpu(), pre)
-
-    y = encode_labels(target, config.schema)
+    modality, encoder = recipe.modality, recipe.encoder
+    target = read_split(workdir, "target_labelled")
     result = cross_validate(
-        [Candidate(arm["id"], True, fit)],
+        [
+            Candidate(
+                arm_id, True, lambda rows: NetworkPredictor(recipe.fit(rows)[0].cpu(), encoder)
+            )
+        ],
         target,
-        y,
-        lambda yy, p: binary_metrics(yy, p)["auc"],
+        modality.labels(encoder, target),
+        lambda y, p: modality.metrics(y, p)[modality.metric],
         folds,
     )
     if result.failed:
-        raise StepstoneError(f"arm {arm['id']} failed in cross-validation: {result.failed}")
-    return float(result.table.loc[arm["id"], "mean"])
+        raise StepstoneError(f"arm {arm_id} failed in cross-validation: {result.failed}")
+    return float(result.table.loc[arm_id, "mean"])
 
 
 @task(name="adapt_arm", **STAGE_RETRIES)
 def adapt_arm(
-    config: PipelineConfig,
     workdir: str,
     parent_run_id: str,
     source_checkpoint: str,
@@ -132,42 +96,39 @@ def adapt_arm(
     things only."""
     torch.set_num_threads(threads)
     tracking.configure()  # a worker process does not inherit the parent's MLflow setup
-    source_model, pre = checkpoint.load(source_checkpoint)
-    spec = AdaptSpec.model_validate(arm["spec"])
-    data, source_val = arm_data(config, workdir, selection, pre, source_rows)
-    (test,) = read_splits(workdir, "target_test")
-    tags = {"arm": arm["id"], "method": spec.method, "sweep_config": arm["config"]}
-    with tracking.stage_run(parent_run_id, f"arm {arm['id']}", tags=tags) as run:
-        mlflow.log_params({"seed": arm["seed"], **arm["params"], "method": spec.method})
-        model, history = adapt(
-            source_model,
-            data.target,
-            data.pool,
-            spec,
-            seed=arm["seed"],
-            device=resolve_device(config.device),
-            unlabelled=data.unlabelled,
-            source_data=data.source,
-        )
-        tracking.log_history(history, "adapt")
+    config = arm_config(arm)
+    recipe = arm_recipe(config, workdir, source_checkpoint, selection, source_rows)
+    modality, encoder = recipe.modality, recipe.encoder
+    target, unlabelled, source_val, test = read_splits(
+        workdir, "target_labelled", "target_unlabelled", "source_val", "target_test"
+    )
+    tags = {"arm": arm["id"], "method": str(arm["method"]), "path": arm["path"]}
+    run_tags = {**tags, "sweep_config": arm["config"]}
+    with tracking.stage_run(parent_run_id, f"arm {arm['id']}", tags=run_tags) as run:
+        mlflow.log_params({"seed": arm["seed"], **arm["params"], **tags})
+        model, history = recipe.fit(target)
+        log_recipe_history(config, history)
         model = model.cpu()
-        target_x = data.unlabelled if data.unlabelled is not None else data.target.x
-        scores = label_free_scores(model, source_val, target_x, seed=config.seed)
+        ends = encoder.transform(unlabelled if len(unlabelled) else target)
+        scores = label_free_scores(
+            model, labelled_rows(modality, encoder, source_val), ends, seed=config.seed
+        )
         if folds is not None:
             with progress.silenced():
-                scores["cv"] = arm_cv(config, workdir, source_model, pre, data, arm, folds)
-        metrics = binary_metrics(
-            encode_labels(test, config.schema), predict_proba(model, pre.transform(test))
+                scores["cv"] = arm_cv(recipe, workdir, arm["id"], folds)
+        metrics = modality.metrics(
+            modality.labels(encoder, test), predict_proba(model, encoder.transform(test))
         )
         mlflow.log_metrics({**{f"test_{k}": v for k, v in metrics.items()}, **scores})
         path = Path(workdir) / "arms" / f"{slug(arm['id'])}.pt"
         path.parent.mkdir(exist_ok=True)
-        checkpoint.save(path, model, pre)
+        checkpoint.save(path, model, encoder)
         return {
             "arm": arm["id"],
             "config": arm["config"],
             "seed": arm["seed"],
-            "method": spec.method,
+            "method": arm["method"],
+            "path": arm["path"],
             "run_id": run.info.run_id,
             "checkpoint": str(path),
             "metrics": metrics,

@@ -110,6 +110,16 @@ def labelled_all(data: AdaptData, spec: AdaptSpec) -> Labelled:
     )
 
 
+# The transit paths (transit.path) and the transit section each one reads: `direct` runs the
+# adaptation method (AdaptSpec) instead; gradual and progressive read transit.gradual.
+PATHS: dict[str, str | None] = {
+    "direct": None,
+    "gradual": "gradual",
+    "progressive": "gradual",
+    "joint": "joint",
+}
+
+
 class GradualSpec(BaseModel):
     """Per-step training, the pseudo-label confidence cut, the neighbours each pseudo-label is
     voted over (0 or 1: the row alone), and how much of each step's loss comes from labelled

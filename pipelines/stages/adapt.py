@@ -109,6 +109,16 @@ def network_recipe(
     )
 
 
+def log_recipe_history(config: PipelineConfig, history: list[dict]) -> None:
+    """Log a recipe's history to the active run: per epoch for the direct path, per step
+    (and transit/steps.json) for the others."""
+    if config.transit.path == "direct":
+        log_history(history, "adapt")
+    else:
+        log_history(as_step_history(history), f"transit_{config.transit.path}")
+        mlflow.log_dict(history, "transit/steps.json")
+
+
 @task(name="adapt_target", **STAGE_RETRIES, **STAGE_CACHE)
 def adapt_target(
     config: PipelineConfig,
@@ -148,11 +158,7 @@ def adapt_target(
         )
         with resumable.epoch_checkpoints(Path(workdir) / "epochs", "adapt"):
             model, history = recipe.fit(target, on_step)
-        if config.transit.path == "direct":
-            log_history(history, "adapt")
-        else:
-            log_history(as_step_history(history), f"transit_{config.transit.path}")
-            mlflow.log_dict(history, "transit/steps.json")
+        log_recipe_history(config, history)
         features = [
             embed(model, x)
             for x in (

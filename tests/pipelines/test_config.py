@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from components.errors import StepstoneError
 from pipelines.config import DEFAULT_CONFIG, REPO_ROOT, load_config
-from pipelines.sweep import SweepConfig
+from pipelines.sweep_grid import SweepConfig
 
 CONFIGS = REPO_ROOT / "configs"
 

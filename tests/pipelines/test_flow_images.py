@@ -110,6 +110,21 @@ def test_mlflow_models_serve_answers_an_http_request_with_image_paths(
     assert len(predictions) == 3 and all(p["label"] in ("0", "1") for p in predictions)
 
 
+def test_the_scale_out_flow_runs_an_image_scenario_over_seeds(image_run, user_repo, tmp_path):
+    """multi_run (here on local threads) reports the modality's metric, accuracy, for the
+    registered model and the transfer arm of every seed's run."""
+    from pipelines.scaleout import multi_run
+
+    config = tmp_path / "images.yaml"
+    config.write_text(yaml.safe_dump(image_config(user_repo / "photos" / "manifest.csv")))
+    result = multi_run(config_paths=[str(config)], seeds=[0, 1])
+    assert sorted(r["seed"] for r in result["runs"]) == [0, 1]
+    report = result["scenarios"][str(config)]
+    assert report["metric"] == "accuracy" and report["registered"]["n"] == 2
+    runs = {r["seed"]: r for r in result["runs"]}
+    assert runs[0]["transfer"] == pytest.approx(image_run["metrics"]["transfer"]["accuracy"])
+
+
 def test_a_folder_per_class_per_domain_runs_with_draws(prefect_server, mlflow_store, tmp_path):
     """torchvision's ImageFolder layout per domain (the pool's images directly in its domain
     folder, unlabelled), images of two sizes resized by the transform, and two jittered draws

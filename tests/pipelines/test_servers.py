@@ -173,7 +173,8 @@ def test_sweep_runs_on_a_two_worker_dask_cluster(client_env, prefect_url, mlflow
     assert done.returncode == 0, done.stderr[-4000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert sorted(r["seed"] for r in result["runs"]) == [0, 1]
-    assert result["transfer_auc"][scenario]["n"] == 2
+    report = result["scenarios"][scenario]
+    assert report["metric"] == "auc" and report["registered"]["n"] == report["transfer"]["n"] == 2
     tasks = read(prefect_url, lambda c: c.read_task_runs())
     scenario_tasks = [t for t in tasks if t.name.startswith("run_scenario")]
     assert len(scenario_tasks) == 2 and all(t.state.is_completed() for t in scenario_tasks)

@@ -1,4 +1,5 @@
-"""`stepstone sweep` end to end on a bank slice: real Prefect, MLflow, DVC and GX."""
+"""`stepstone sweep` end to end on a bank slice and on a user's images: real Prefect,
+MLflow, DVC and GX; methods and transit paths in one grid."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ import json
 import re
 
 import pytest
+import yaml
 from mlflow.tracking import MlflowClient
 
 from pipelines.cli import main
 from tests.pipelines.conftest import write_config
+from tests.pipelines.user_images import image_config, write_user_images
 
 SWEEP = {
     "methods": {"source_only": {}, "l2sp": {"alpha": [0.01, 1.0]}, "dann": {}},
+    "paths": {"gradual": {"drop_fraction": [0.2]}},
     "seeds": [0, 1],
     "source_rows": 600,
     "validation_rows": 200,
@@ -21,6 +25,7 @@ SWEEP = {
 }
 SCORERS = {"iwv", "dev", "entropy", "snd"}
 CRITERIA = SCORERS | {"cv"}  # cv: the default, on the 60 labelled target rows
+CONFIGS = ("source_only", "l2sp[alpha=0.01]", "l2sp[alpha=1.0]", "dann")
 
 
 @pytest.fixture(scope="module")
@@ -52,26 +57,30 @@ def test_one_parent_run_one_source_model_and_a_child_run_per_arm(sweep_run):
     assert stages.count("pretrain_source") == 1  # trained once, reused by every arm
     arms = {c.data.tags["arm"]: c for c in children if "arm" in c.data.tags}
     expected = {
-        f"{name}/seed{s}"
-        for name in ("source_only", "l2sp[alpha=0.01]", "l2sp[alpha=1.0]", "dann")
-        for s in (0, 1)
+        f"{name}/seed{s}" for name in (*CONFIGS, "gradual[drop_fraction=0.2]") for s in (0, 1)
     }
     assert set(arms) == expected
     for run in arms.values():
         assert CRITERIA | {"test_auc"} <= set(run.data.metrics)
+    gradual = arms["gradual[drop_fraction=0.2]/seed0"]
+    assert gradual.data.tags["path"] == "gradual" and gradual.data.params["path"] == "gradual"
+    assert any(k.startswith("transit_gradual_") for k in gradual.data.metrics)
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "sweep")}
     assert {"sweep/configs.json", "sweep/arms.json", "sweep/agreement.json"} <= artifacts
 
 
 def test_table_has_mean_spread_scores_and_negative_transfer(sweep_run):
     configs = {row["config"]: row for row in sweep_run["configs"]}
-    assert set(configs) == {"source_only", "l2sp[alpha=0.01]", "l2sp[alpha=1.0]", "dann"}
+    assert set(configs) == {*CONFIGS, "gradual[drop_fraction=0.2]"}
+    assert configs["gradual[drop_fraction=0.2]"]["path"] == "gradual"
+    assert configs["dann"]["path"] == "direct" and configs["dann"]["method"] == "dann"
     for row in configs.values():
         assert row["seeds"] == 2 and 0 <= row["auc_mean"] <= 1 and row["auc_std"] >= 0
         assert CRITERIA <= set(row) and 0 <= row["cv"] <= 1
     # The source model is not retrained per seed: its two arms are identical.
     assert configs["source_only"]["auc_std"] == pytest.approx(0.0, abs=1e-12)
-    baseline = sweep_run["target_only_auc"]
+    assert sweep_run["baseline"]["name"] == "target_only"  # logistic regression, 60 rows
+    baseline = sweep_run["baseline"]["value"]
     for arm in sweep_run["arms"]:
         assert arm["negative_transfer"] == (arm["auc"] < baseline)
     agreement = {row["scorer"]: row for row in sweep_run["agreement"]}
@@ -109,12 +118,44 @@ def test_prefect_ran_the_arms_as_tasks_and_published_the_table(sweep_run):
     assert table and table[0].type == "table"
 
 
+def test_a_sweep_over_a_users_images_crosses_methods_and_paths(
+    prefect_server, mlflow_store, tmp_path
+):
+    """The same sweep on PNG files and a manifest, no labelled target row: accuracy is the
+    metric, the label-free DEV chooses, the source model is the reference."""
+    raw = image_config(write_user_images(tmp_path / "photos"), name="image-sweep")
+    raw["sweep"] = {
+        "methods": {"source_only": {}, "dann": {"iterations": [30]}},
+        "paths": {"gradual": {}},
+        "seeds": [0],
+        "validation_rows": 40,
+    }
+    config = tmp_path / "sweep.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "summary.json"
+    assert main(["sweep", "--config", str(config), "--summary-json", str(out)]) == 0
+    summary = json.loads(out.read_text())
+    assert summary["criterion"] == "dev"  # no labelled target row: no folds
+    assert summary["baseline"]["name"] == "source_model"
+    assert summary["baseline"]["metric"] == "accuracy"
+    configs = {row["config"]: row for row in summary["configs"]}
+    assert set(configs) == {"source_only", "dann[iterations=30]", "gradual"}
+    assert all(0 <= row["accuracy_mean"] <= 1 for row in configs.values())
+    assert configs["gradual"]["path"] == "gradual"
+    assert summary["best_config"] == max(configs, key=lambda c: configs[c]["dev"])
+    version = MlflowClient().get_model_version("stepstone-image-sweep", "1")
+    assert version.tags["sweep_arm"] == summary["best_arm"]
+
+
 @pytest.mark.parametrize(
     ("sweep", "target", "message"),
     [
         ({"methods": {"danm": {}}}, {}, "unknown method 'danm'; valid: .*'dann'"),
-        ({"methods": {"l2sp": {"alfa": [1.0]}}}, {}, "sweep.methods.l2sp: bad setting .*alfa"),
+        ({"methods": {"l2sp": {"alfa": [1.0]}}}, {}, r"sweep.methods.l2sp\[alfa=1.0\] is invalid"),
         ({"methods": {"dann": {}}}, {"unlabelled": 0}, "needs unlabelled target rows"),
+        ({"paths": {"gradul": {}}}, {}, "unknown path 'gradul'; valid: .*'gradual'"),
+        ({"paths": {"joint": {"pool_wieght": [1]}}}, {}, "transit.joint.pool_wieght: unknown key"),
+        ({"paths": {"gradual": {"draws": [3]}}}, {}, "draws > 1 needs selection.jitter"),
     ],
 )
 def test_bad_sweeps_fail_before_training(tmp_path, dvc_repo, capsys, sweep, target, message):
