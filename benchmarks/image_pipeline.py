@@ -5,6 +5,7 @@ as files (the domain draw follows the seed; the review table is the same every s
     uv run python benchmarks/image_pipeline.py --case rotating-mnist --seeds 0 1 2 3 4
     uv run python benchmarks/image_pipeline.py --case digits --seeds 0 1 2
     uv run python benchmarks/image_pipeline.py --case mnist-usps --set adaptation.method=cdan
+    uv run python benchmarks/image_pipeline.py --case usps-mnist --seeds 0 1 2
     uv run python benchmarks/image_pipeline.py --case amazon-reviews --seeds 0 1 2
     uv run python benchmarks/image_pipeline.py --case amazon-reviews --set target.labelled=100
 
@@ -31,8 +32,10 @@ CONFIGS = {
     "digits": "digits_demo.yaml",
     "rotating-mnist": "rotating_mnist.yaml",
     "mnist-usps": "mnist_usps.yaml",
+    "usps-mnist": "usps_mnist.yaml",
     "amazon-reviews": "amazon_books_kitchen.yaml",
 }
+DATA = {"usps-mnist": "mnist-usps"}  # the `stepstone data` case, where it is not the case's name
 TABLES = {"amazon-reviews": "reviews.parquet"}  # what `stepstone data` writes (else a manifest)
 
 
@@ -55,7 +58,7 @@ def run_seed(case: str, seed: int, tmp: Path, changes: dict) -> tuple[dict, floa
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}"}
     start = time.perf_counter()
     subprocess.run(
-        [*cli, "data", case, "--out", str(data), "--seed", str(seed), "--no-dvc"],
+        [*cli, "data", DATA.get(case, case), "--out", str(data), "--seed", str(seed), "--no-dvc"],
         cwd=REPO_ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     prepared = time.perf_counter() - start

@@ -18,6 +18,7 @@ CONFIGS = sorted((REPO_ROOT / "configs").glob("*.yaml"))
 SMALL = {  # what each prepared case changes, besides data.path
     "rotating_mnist.yaml": {"target": {"unlabelled": 100}},
     "mnist_usps.yaml": {"target": {"unlabelled": 60}},
+    "usps_mnist.yaml": {"target": {"unlabelled": 60}},
     "amazon_books_kitchen.yaml": {},
 }
 
@@ -33,7 +34,7 @@ def prepared_variant(config, tmp_path):
     elif config.name == "amazon_books_kitchen.yaml":
         manifest = prepare_amazon_reviews(out)
     else:
-        manifest = prepare_mnist_usps(out, mnist_rows=150, usps_rows=120, pool_rows=60)
+        manifest = prepare_mnist_usps(out, mnist_rows=150, usps_rows=320, pool_rows=60)
     variant = {"base": str(config), "data": {"path": str(manifest)}, **SMALL[config.name]}
     path = tmp_path / config.name
     path.write_text(yaml.safe_dump(variant))
