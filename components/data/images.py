@@ -138,14 +138,6 @@ def rotated_domains(
     )
 
 
-def rotating_mnist(
-    root: Path | None = None, spec: RotationSpec | None = None, seed: int = 0
-) -> GradualImages:
-    """Rotating MNIST (Kumar et al. 2020) from the MNIST training set."""
-    images, labels = load_mnist(root or data_root(), "train")
-    return rotated_domains(images, labels, spec or RotationSpec(), seed)
-
-
 DIGITS_SPEC = RotationSpec(
     source=600,
     val=100,
