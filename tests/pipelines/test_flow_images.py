@@ -110,6 +110,38 @@ def test_mlflow_models_serve_answers_an_http_request_with_image_paths(
     assert len(predictions) == 3 and all(p["label"] in ("0", "1") for p in predictions)
 
 
+def test_listed_stepping_stones_of_images_are_crossed_in_order(
+    prefect_server, mlflow_store, tmp_path
+):
+    """The harbour images as two stepping stones (a `batch` column the user added): no
+    selector is named, so every pool image is kept and each stone is one gradual step."""
+    manifest = write_user_images(tmp_path / "photos")
+    rows = pd.read_csv(manifest)
+    rows["batch"] = np.where(rows.index % 2 == 0, "early", "late")
+    rows.to_csv(manifest, index=False)
+    raw = image_config(manifest, name="image-stones")
+    raw["data"]["domains"]["intermediate"] = [
+        "site == 'harbour' and batch == 'late'",
+        "site == 'harbour' and batch == 'early'",
+    ]
+    raw["selection"] = {}  # the `given` order, one chunk per stone
+    summary = run(tmp_path, raw)
+    client = MlflowClient()
+    stages = stage_runs(client, client.get_run(summary["parent_run_id"]))
+    selection = stages["select_intermediate"]
+    assert selection.data.params["selection_method"] == "given"
+    table = pd.read_csv(
+        client.download_artifacts(selection.info.run_id, "selection/selection.csv", str(tmp_path))
+    )
+    assert table["selected"].all() and len(table) == (rows["site"] == "harbour").sum()
+    batch = rows["batch"].to_numpy()[table["row_id"]]  # row_id is the manifest row
+    assert (table["chunk"] == np.where(batch == "late", 0, 1)).all()
+    steps = client.get_metric_history(
+        stages["adapt_target"].info.run_id, "transit_gradual_test_accuracy"
+    )
+    assert [m.step for m in steps] == [0, 1, 2]  # two stones, then the target
+
+
 def test_the_scale_out_flow_runs_an_image_scenario_over_seeds(image_run, user_repo, tmp_path):
     """multi_run (here on local threads) reports the modality's metric, accuracy, for the
     registered model and the transfer arm of every seed's run."""
