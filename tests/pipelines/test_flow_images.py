@@ -18,6 +18,8 @@ from mlflow.tracking import MlflowClient
 from components.models.ensemble import Ensemble
 from components.models.training import predict_proba
 from pipelines.cli import main
+from pipelines.lineage import lineage
+from pipelines.retrain import retrain
 from tests.pipelines.conftest import STAGES, assert_failed_and_unregistered, dvc, git, stage_runs
 from tests.pipelines.servers import served_model
 from tests.pipelines.user_images import image_config, write_user_images
@@ -140,6 +142,38 @@ def test_listed_stepping_stones_of_images_are_crossed_in_order(
         stages["adapt_target"].info.run_id, "transit_gradual_test_accuracy"
     )
     assert [m.step for m in steps] == [0, 1, 2]  # two stones, then the target
+
+
+def test_image_lineage_and_retraining_on_a_new_data_version(prefect_server, mlflow_store, tmp_path):
+    """`stepstone lineage` names the image folder's DVC version; `retrain --only-new-data`
+    does nothing until new target images are `dvc add`ed, then retrains with the cached
+    source model (the source images did not change)."""
+    git(tmp_path, "init", "-q")
+    dvc(tmp_path, "init", "-q")
+    manifest = write_user_images(tmp_path / "photos")
+    dvc(tmp_path, "add", "-q", "photos")
+    raw = image_config(manifest, name="image-retrain")
+    config = tmp_path / "retrain.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    first = run(tmp_path, raw)
+    uri = f"models:/stepstone-image-retrain/{first['registered_model']['version']}"
+    info = lineage(uri)["lineage"]
+    assert info["data_md5"] == first["data"]["md5"] and info["dvc_md5"].endswith(".dir")
+    assert info["source_model_version"] == "stepstone-image-retrain-source/1"
+    assert main(["retrain", "--config", str(config), "--only-new-data"]) == 0
+    versions = MlflowClient().search_model_versions("name = 'stepstone-image-retrain'")
+    assert len(versions) == 1  # nothing new: nothing retrained
+    more = write_user_images(tmp_path / "more", per_site={"south": 40}, seed=7)
+    rows = pd.read_csv(more)
+    for name in rows["path"]:
+        shutil.copy(tmp_path / "more" / name, tmp_path / "photos" / name.replace("south", "new"))
+    rows["path"] = rows["path"].str.replace("south", "new")
+    pd.concat([pd.read_csv(manifest), rows]).to_csv(manifest, index=False)
+    dvc(tmp_path, "add", "-q", "photos")
+    second = retrain(config_path=str(config))
+    assert second["retrained"] and second["source_cached"]
+    assert second["data"]["md5"] != first["data"]["md5"]
+    assert lineage(second["model_uri"])["lineage"]["dvc_md5"] != info["dvc_md5"]
 
 
 def test_the_scale_out_flow_runs_an_image_scenario_over_seeds(image_run, user_repo, tmp_path):
