@@ -54,9 +54,14 @@ def code_version(paths: tuple[str, ...] = SOURCE_CODE, root: Path = REPO_ROOT) -
     return digest.hexdigest()
 
 
-def source_digest(config: PipelineConfig, source: pd.DataFrame) -> str:
-    """A content digest of the source rows and of the files they name (images)."""
+def source_digest(
+    config: PipelineConfig, source: pd.DataFrame, inputs: pd.DataFrame | None = None
+) -> str:
+    """A content digest of the source rows, of the files they name (images) and of the other
+    rows the encoder learns from (`inputs`, when it does)."""
     digest = hashlib.sha256(frame_digest(source).encode())
+    if inputs is not None:
+        digest.update(frame_digest(inputs).encode())
     for file in config.modality_impl().digest_files(source):
         digest.update(file.read_bytes() if file.is_file() else b"missing")
     return digest.hexdigest()

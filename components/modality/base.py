@@ -85,8 +85,15 @@ class Modality(ABC):
         """Every planned split's checks, in plan order (one `validate` each by default)."""
         return [self.validate(splits[plan.name], plan) for plan in plans]
 
+    @property
+    def encoder_learns_inputs(self) -> bool:
+        """Whether the encoder also learns from the inputs (never the labels) of the run's
+        other non-test rows: pool, labelled and unlabelled target (a TF-IDF vocabulary)."""
+        return False
+
     @abstractmethod
-    def fit_encoder(self, source: pd.DataFrame) -> Encoder: ...
+    def fit_encoder(self, source: pd.DataFrame, inputs: pd.DataFrame | None = None) -> Encoder:
+        """The encoder fitted on the source rows (and `inputs`, when it learns from them)."""
 
     @abstractmethod
     def labels(self, encoder: Encoder, rows: pd.DataFrame) -> np.ndarray:

@@ -48,7 +48,7 @@ class Image(Classified):
     def examples(self) -> Examples:
         return image_files(self.data.path_column)
 
-    def fit_encoder(self, source: pd.DataFrame) -> ImageEncoder:
+    def fit_encoder(self, source: pd.DataFrame, inputs: pd.DataFrame | None = None) -> ImageEncoder:
         return ImageEncoder.fit(
             source, self.data.transform, self.data.label.classes, self.data.path_column
         )

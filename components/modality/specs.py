@@ -125,11 +125,14 @@ class TextData(DataSpec):
 
 
 class TfidfModel(BaseModel):
-    """TF-IDF (fitted on the source texts) into an MLP."""
+    """TF-IDF into an MLP. `vocabulary`: the terms and their weights come from the source
+    texts alone (`source`) or from every text of the run that is not a target test row
+    (`all`: source, pool, labelled and unlabelled target; texts only, never labels)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["tfidf_mlp"] = "tfidf_mlp"
+    vocabulary: Literal["source", "all"] = "source"
     max_features: int = Field(5000, ge=1)
     ngram_max: int = Field(2, ge=1, le=3)
     min_df: int = Field(2, ge=1)

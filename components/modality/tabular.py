@@ -74,7 +74,9 @@ class Tabular(Modality):
             for own in (self.validate(splits[p.name], p, features=False) for p in plans)
         ]
 
-    def fit_encoder(self, source: pd.DataFrame) -> TabularPreprocessor:
+    def fit_encoder(
+        self, source: pd.DataFrame, inputs: pd.DataFrame | None = None
+    ) -> TabularPreprocessor:
         return TabularPreprocessor.fit(source, self.schema)
 
     def labels(self, encoder, rows: pd.DataFrame) -> np.ndarray:

@@ -42,12 +42,21 @@ class Text(Classified):
             return {}
         return {"texts_truncated": self.fit_encoder(rows.head(0)).truncated(rows)}
 
-    def fit_encoder(self, source: pd.DataFrame) -> TfidfEncoder | TokenEncoder:
+    @property
+    def encoder_learns_inputs(self) -> bool:
+        return isinstance(self.model, TfidfModel) and self.model.vocabulary == "all"
+
+    def fit_encoder(
+        self, source: pd.DataFrame, inputs: pd.DataFrame | None = None
+    ) -> TfidfEncoder | TokenEncoder:
         column, classes, spec = self.data.text_column, self.data.label.classes, self.model
         if isinstance(spec, TransformerModel):
             return TokenEncoder.fit(source, column, classes, spec.folder(), spec.max_length)
+        texts = source[[column]]
+        if self.encoder_learns_inputs and inputs is not None:
+            texts = pd.concat([texts, inputs[[column]]], ignore_index=True)
         return TfidfEncoder.fit(
-            source, column, classes, spec.max_features, spec.ngram_max, spec.min_df
+            texts, column, classes, spec.max_features, spec.ngram_max, spec.min_df
         )
 
     def candidates(self, source, pool, pool_score, network, encoder, seed):

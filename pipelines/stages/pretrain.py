@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from prefect import task
@@ -21,10 +22,19 @@ from pipelines.cache import SourceCachePolicy, source_digest
 from pipelines.config import PipelineConfig
 from pipelines.packaging import log_scorer
 from pipelines.retries import STAGE_RETRIES
-from pipelines.stages.workspace import labelled_rows, read_split
+from pipelines.stages.workspace import labelled_rows, read_split, read_splits
 from pipelines.tracking import log_history, stage_run
 
 CHECKPOINT_ARTIFACT = "checkpoint/source.pt"
+
+
+def encoder_inputs(config: PipelineConfig, workdir: str) -> pd.DataFrame | None:
+    """The non-test rows of the other domains, for an encoder that learns from their inputs
+    (config.modality_impl().encoder_learns_inputs); None otherwise."""
+    if not config.modality_impl().encoder_learns_inputs:
+        return None
+    parts = read_splits(workdir, "intermediate", "target_labelled", "target_unlabelled")
+    return pd.concat(parts, ignore_index=True)
 
 
 @task(
@@ -36,8 +46,9 @@ CHECKPOINT_ARTIFACT = "checkpoint/source.pt"
 def pretrain_source(
     config: PipelineConfig, workdir: str, parent_run_id: str, source_digest: str
 ) -> dict:
-    """Fit the input encoder and the network on source rows only (class-balanced); return the MLflow
-    run id, the checkpoint's artifact path in that run and the logged model's URI."""
+    """Fit the input encoder (on the source rows, and on the other domains' non-test inputs
+    when it learns from them) and the network on the source rows (class-balanced); return
+    the MLflow run id, the checkpoint's artifact path in that run and the logged model's URI."""
     source = read_split(workdir, "source")
     with stage_run(
         parent_run_id, "pretrain_source", {"source_digest": source_digest}, system_metrics=True
@@ -48,7 +59,7 @@ def pretrain_source(
             context="training",
         )
         mlflow.log_params({"model": config.model.model_dump_json(), **config.pretrain.model_dump()})
-        encoder = modality.fit_encoder(source)
+        encoder = modality.fit_encoder(source, encoder_inputs(config, workdir))
         seed_everything(config.seed)  # the initial weights depend on the seed too
         model = modality.build_model(encoder, config.seed)
         data = labelled_rows(modality, encoder, source)
@@ -94,7 +105,7 @@ def source_model(config: PipelineConfig, workdir: str, parent_run_id: str) -> di
     checkpoint; a cache entry whose MLflow run no longer exists is retrained.
 
     Returns the task result plus `checkpoint` (a local path) and `cached` (bool)."""
-    digest = source_digest(config, read_split(workdir, "source"))
+    digest = source_digest(config, read_split(workdir, "source"), encoder_inputs(config, workdir))
     state = pretrain_source(config, workdir, parent_run_id, digest, return_state=True)
     source, cached = state.result(), state.name == "Cached"
     local = _usable(source, workdir)

@@ -14,6 +14,7 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
+from components.models import checkpoint
 from pipelines.cli import main
 from pipelines.config import CANDIDATES, load_config
 from pipelines.data_checks import build_splits
@@ -82,6 +83,36 @@ def test_pool_labels_false_hides_the_pool_labels_from_every_stage(tmp_path):
     _, splits = build_splits(config)
     assert "label" not in splits["intermediate"].columns and len(splits["intermediate"]) == 200
     assert "label" in splits["source"].columns
+
+
+def test_a_vocabulary_from_all_non_test_texts_never_sees_a_test_review(
+    prefect_server, mlflow_store, tmp_path
+):
+    """model.vocabulary: all fits TF-IDF on every text but the target test rows: each kitchen
+    review carries its own word, which is in the source model's vocabulary exactly when the
+    review is not a test row."""
+    table = write_user_texts(tmp_path)
+    rows = pd.read_csv(table)
+    kitchen = rows["shop"] == "kitchen"
+    rows.loc[kitchen, "text"] += " " + ("tag" + rows.index[kitchen].astype(str)).to_series(
+        index=rows.index[kitchen]
+    )
+    rows.to_csv(table, index=False)
+    raw = text_config(
+        table,
+        name="all-vocabulary",
+        model={"vocabulary": "all", "min_df": 1, "max_features": 100000},
+    )
+    summary = run(tmp_path, raw)
+    _, splits = build_splits(load_config(write_config(tmp_path, raw)))
+    test_ids = set(splits["target_test"]["row_id"])
+    assert test_ids and len(test_ids) < kitchen.sum()
+    folder = mlflow.artifacts.download_artifacts(
+        run_id=summary["source"]["run_id"], artifact_path="checkpoint", dst_path=str(tmp_path)
+    )
+    _, encoder = checkpoint.load(f"{folder}/source.pt")
+    for i in rows.index[kitchen]:
+        assert (f"tag{i}" in encoder.vocabulary) == (i not in test_ids), i
 
 
 def write_config(tmp_path, raw: dict):
