@@ -21,26 +21,13 @@ import time
 from pathlib import Path
 
 import yaml
+from startup import timed  # benchmarks/startup.py, beside this file
 
 from components.evaluation import summarise_seeds
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
 from tests.pipelines.user_images import image_config, write_user_images
 
 TARGET_S = 180.0
-
-
-def stepstone(args: list[str], env: dict[str, str], cwd: Path) -> float:
-    """Seconds `stepstone ARGS` took in a fresh process; fails loudly with its output."""
-    start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        sys.exit(f"stepstone {args[0]} failed ({done.returncode}):\n{done.stderr[-4000:]}")
-    return time.perf_counter() - start
+TIMEOUT_S = 900.0
 
 
 def one_seed(images: int, size: int, seed: int, tmp: Path) -> dict:
@@ -48,7 +35,6 @@ def one_seed(images: int, size: int, seed: int, tmp: Path) -> dict:
     repo = tmp / f"user-{seed}"
     repo.mkdir()
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / f'mlflow-{seed}.db'}"}
-    env["PYTHONPATH"] = str(REPO_ROOT)
     start = time.perf_counter()
     per_site = {"north": images // 2, "harbour": images // 4, "south": images - 3 * (images // 4)}
     manifest = write_user_images(repo / "photos", per_site=per_site, size=size, seed=seed)
@@ -60,17 +46,15 @@ def one_seed(images: int, size: int, seed: int, tmp: Path) -> dict:
     raw["target"] = {"labelled": 0, "unlabelled": per_site["south"] // 2}
     config, summary = repo / "scenario.yaml", repo / "summary.json"
     config.write_text(yaml.safe_dump(raw))
-    run_s = stepstone(
-        ["run", "--config", str(config), "--summary-json", str(summary)], env, REPO_ROOT
-    )
+    run_s = timed(["run", "--config", str(config), "--summary-json", str(summary)], env, TIMEOUT_S)
     result = json.loads(summary.read_text())
     chosen = result["registered_model"]["candidate"]
     incoming = repo / "incoming.csv"
-    south = [p for p in sorted((repo / "photos" / "images").glob("south_*.png"))][:100]
+    south = sorted((repo / "photos" / "images").glob("south_*.png"))[:100]
     incoming.write_text("path\n" + "\n".join(str(p) for p in south) + "\n")
-    score_s = stepstone(
+    score_s = timed(
         ["score", "--model", result["model_uri"], "--input", str(incoming),
-         "--output", str(repo / "scored.csv")], env, REPO_ROOT,
+         "--output", str(repo / "scored.csv")], env, TIMEOUT_S,
     )  # fmt: skip
     return {
         "write_s": written,

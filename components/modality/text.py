@@ -53,7 +53,7 @@ class Text(Classified):
         if isinstance(spec, TransformerModel):
             return TokenEncoder.fit(source, column, classes, spec.folder(), spec.max_length)
         texts = source[[column]]
-        if self.encoder_learns_inputs and inputs is not None:
+        if inputs is not None:  # handed over only when encoder_learns_inputs
             texts = pd.concat([texts, inputs[[column]]], ignore_index=True)
         return TfidfEncoder.fit(
             texts, column, classes, spec.max_features, spec.ngram_max, spec.min_df
