@@ -78,6 +78,14 @@ def main() -> None:
                 "regret_vs_hindsight_mean": round(float(np.mean(hindsight - registered)), 4),
                 "regret_per_seed": rounded(hindsight - registered),
                 "promoted_per_seed": [s["registered_model"]["promoted"] for s in summaries],
+                "per_seed": [
+                    {
+                        "chosen": c,
+                        "cv": s["cv"],
+                        "test": {a: round(s["metrics"][a]["auc"], 4) for a in arms},
+                    }
+                    for s, c in zip(summaries, chosen)
+                ],
                 "wall_s_per_run": [round(t, 1) for _, t in results],
                 "wall_s_max": round(max(t for _, t in results), 1),
                 "machine": {"cpus": os.cpu_count()},

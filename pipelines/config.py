@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from components.adaptation.spec import NEEDS, PATHS, AdaptSpec, GradualSpec, JointSpec
 from components.candidates.names import TABLES as TABLE_CANDIDATES
+from components.candidates.names import TABLES_PREFERRED
 from components.candidates.names import TEXTS as TEXT_CANDIDATES
 from components.errors import StepstoneError
 from components.modality.specs import (
@@ -49,6 +50,8 @@ CANDIDATES = {
     "image": ("transfer", "network_target_only"),
     "text": ("transfer", "network_target_only", *TEXT_CANDIDATES),
 }
+# What the choice leans toward when the CV cannot tell candidates apart (ChoiceConfig.prefer).
+PREFERRED = {"tabular": TABLES_PREFERRED, "image": (), "text": ()}
 # Each modality's implementation, imported by `modality_impl` when a run needs it: a table's
 # does not import torch, so `stepstone validate` starts fast.
 MODALITIES = {"tabular": "Tabular", "image": "Image", "text": "Text"}
@@ -83,13 +86,18 @@ class ChoiceConfig(Strict):
     k-fold on the labelled target rows (`folds` x `repeats` fits per candidate); with fewer
     than `min_labelled` labelled target rows, or `label_free`, the configured transfer
     recipe is registered without a labelled choice. `candidates` restricts the set (names as
-    the CV table prints them; default: all of the modality's)."""
+    the CV table prints them; default: all of the modality's). `prefer` names the candidates
+    the one-standard-error rule leans toward (default: the modality's); the best by CV
+    replaces them only when it is ahead by more than `tolerance_se` paired standard errors
+    (0: always the best by CV mean)."""
 
     criterion: Literal["cv", "label_free"] = "cv"
     folds: int = Field(5, ge=2)
     repeats: int = Field(2, ge=1)
     min_labelled: int = Field(30, ge=2)
     candidates: list[str] | None = None
+    prefer: list[str] | None = None
+    tolerance_se: float = Field(1.0, ge=0.0)
 
 
 class RegistryConfig(Strict):
@@ -240,16 +248,23 @@ class PipelineConfig(Strict):
 
     @model_validator(mode="after")
     def _known_candidates(self) -> PipelineConfig:
-        wanted = self.choice.candidates
         known = CANDIDATES[self.modality]
-        if wanted is not None:
+        for key in ("candidates", "prefer"):
+            wanted = getattr(self.choice, key)
+            if wanted is None:
+                continue
             unknown = [c for c in wanted if c not in known]
-            if unknown or not wanted:
+            if unknown or (key == "candidates" and not wanted):
                 raise ValueError(
-                    f"choice.candidates names {unknown or 'nothing'}; valid for "
+                    f"choice.{key} names {unknown or 'nothing'}; valid for "
                     f"{self.modality}: {list(known)}"
                 )
         return self
+
+    def preferred(self) -> tuple[str, ...]:
+        """The candidates the choice leans toward (choice.prefer or the modality's)."""
+        prefer = self.choice.prefer
+        return tuple(prefer) if prefer is not None else PREFERRED[self.modality]
 
     def modality_impl(self) -> Modality:
         """The modality interface for this scenario's data and network."""

@@ -2,9 +2,9 @@
 
 Repeated stratified k-fold: a fold's held-out rows never train the candidate scored on
 them (source and pool rows are always available for training); each repeat scores the
-out-of-fold predictions of all labelled rows at once. The best candidate by mean
-score is chosen, but a transfer candidate only if it beats the best candidate without
-transfer (the negative-transfer guard)."""
+out-of-fold predictions of all labelled rows at once. One candidate with transfer and one
+without are picked by the one-standard-error rule toward a stated preference (`pick`); the
+transfer pick is registered only if it beats the other (the negative-transfer guard)."""
 
 from __future__ import annotations
 
@@ -47,26 +47,52 @@ def make_folds(y: np.ndarray, folds: int, repeats: int, seed: int) -> list[Fold]
     return [Fold(a, b, i // folds) for i, (a, b) in enumerate(splitter.split(np.zeros(len(y)), y))]
 
 
-def repeat_scores(y: np.ndarray, folds: list[Fold], predictions: list[np.ndarray], metric: Metric):
-    """One score per repeat: the metric of the out-of-fold predictions of all its folds
-    together (every labelled row scored once, by a model that did not see it). On ~100 rows
-    this is far steadier than the mean of per-fold scores on ~20 rows each."""
-    scores = []
-    for r in sorted({f.repeat for f in folds}):
-        mine = [(f, p) for f, p in zip(folds, predictions) if f.repeat == r]
-        order = np.concatenate([f.held_out for f, _ in mine])
-        scores.append(metric(y[order], np.concatenate([p for _, p in mine])))
-    return scores
+def out_of_fold(folds: list[Fold], predictions: list[np.ndarray]) -> np.ndarray:
+    """One row per repeat: every labelled row's prediction by the fold model that did not see
+    it, in row order (shape repeats x rows, or repeats x rows x classes)."""
+    repeats = sorted({f.repeat for f in folds})
+    n = sum(len(f.held_out) for f in folds if f.repeat == repeats[0])
+    oof = np.empty((len(repeats), n, *predictions[0].shape[1:]))
+    for f, p in zip(folds, predictions):
+        oof[f.repeat, f.held_out] = p
+    return oof
+
+
+def repeat_scores(y: np.ndarray, oof: np.ndarray, metric: Metric) -> list[float]:
+    """One score per repeat: the metric of all labelled rows' out-of-fold predictions at
+    once. On ~100 rows this is far steadier than the mean of per-fold scores on ~20 rows."""
+    return [float(metric(y, p)) for p in oof]
+
+
+def paired_se(
+    y: np.ndarray, a: np.ndarray, b: np.ndarray, metric: Metric, draws: int = 200, seed: int = 0
+) -> float:
+    """Bootstrap standard error of the difference between two candidates' CV scores (`a`,
+    `b`: their out_of_fold arrays): the labelled rows are resampled, the same rows for both,
+    so the noise the two share (which rows happen to be labelled) cancels."""
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(draws):
+        rows = rng.integers(0, len(y), len(y))
+        if len(np.unique(y[rows])) < len(np.unique(y)):
+            continue  # a draw without every class has no score
+        diffs.append(
+            np.mean(repeat_scores(y[rows], a[:, rows], metric))
+            - np.mean(repeat_scores(y[rows], b[:, rows], metric))
+        )
+    return float(np.std(diffs, ddof=1))
 
 
 @dataclass(frozen=True)
 class CVResult:
     """`table`: one row per candidate that trained (mean and std over repeats, transfer,
-    seconds spent training, one column per repeat); `failed`: candidate -> why it could not train; `folds`: the folds used."""
+    seconds spent training, one column per repeat); `failed`: candidate -> why it could not
+    train; `folds`: the folds used; `oof`: candidate -> its out_of_fold predictions."""
 
     table: pd.DataFrame
     failed: dict[str, str]
     folds: list[Fold]
+    oof: dict[str, np.ndarray]
 
 
 def cross_validate(
@@ -104,7 +130,8 @@ def cross_validate(
         except Exception as exc:  # noqa: BLE001 - one broken recipe must not stop the run
             failed[candidate.name] = f"{type(exc).__name__}: {exc}"
         seconds[candidate.name] = time.perf_counter() - start
-    scores = {name: repeat_scores(y, folds, p, metric) for name, p in predictions.items()}
+    oof = {name: out_of_fold(folds, p) for name, p in predictions.items()}
+    scores = {name: repeat_scores(y, o, metric) for name, o in oof.items()}
     table = pd.DataFrame(
         {
             name: {
@@ -118,7 +145,7 @@ def cross_validate(
         }
     ).T
     table.index.name = "candidate"
-    return CVResult(table, failed, folds)
+    return CVResult(table, failed, folds, oof)
 
 
 @dataclass(frozen=True)
@@ -132,46 +159,67 @@ class Choice:
     reason: str
 
 
-def choose(table: pd.DataFrame, metric: str = "auc") -> Choice:
-    """The best candidate by CV mean; a transfer candidate only if it beats the best one
-    without transfer (otherwise that one, and the reason says so)."""
-    means = table["mean"].astype(float)
-    plain = means[~table["transfer"].astype(bool)]
-    if plain.empty:
-        best = means.idxmax()
-        return Choice(
-            best,
-            True,
-            "",
-            float("nan"),
-            f"{best} has the best CV {metric} "
-            f"{means[best]:.4f} (no candidate without transfer to compare with)",
-        )
-    baseline = plain.idxmax()
+def pick(
+    means: pd.Series, prefer: tuple[str, ...], se: Callable[[str, str], float], tolerance: float
+) -> tuple[str, str]:
+    """The one-standard-error rule (Hastie, Tibshirani & Friedman, ESL 7.10) with a stated
+    preference instead of "the simplest": the first of `prefer` among `means` unless the best
+    by CV beats it by more than `tolerance` paired standard errors; else the best. On ~100
+    labelled rows the top few candidates are within noise of each other, and the plain best
+    is partly the luckiest (the winner's curse). Returns the name and why, in words."""
     best = means.idxmax()
-    if means[best] > means[baseline]:  # only a transfer candidate can beat the best plain one
-        margin = float(means[best] - means[baseline])
+    preferred = next((name for name in prefer if name in means.index), None)
+    if preferred is None or preferred == best:
+        return best, f"{best} {means[best]:.4f} is the best by CV"
+    gap, error = float(means[best] - means[preferred]), se(best, preferred)
+    if gap <= tolerance * error:
+        return preferred, (
+            f"{preferred} {means[preferred]:.4f} is within {tolerance:g} SE of the best, "
+            f"{best} {means[best]:.4f} (gap {gap:.4f}, SE {error:.4f})"
+        )
+    return best, (
+        f"{best} {means[best]:.4f} beats the preferred {preferred} {means[preferred]:.4f} "
+        f"by {gap:.4f} > {tolerance:g} SE ({error:.4f})"
+    )
+
+
+def choose(
+    table: pd.DataFrame,
+    se: Callable[[str, str], float],
+    prefer: tuple[str, ...] = (),
+    tolerance: float = 1.0,
+    metric: str = "auc",
+) -> Choice:
+    """Pick one candidate with transfer and one without (`pick`: the one-SE rule toward
+    `prefer`; `se(a, b)` is the paired standard error of their CV difference); register the
+    transfer pick only if its CV mean beats the plain pick's (the negative-transfer guard),
+    otherwise the plain pick, and the reason says so."""
+    means = table["mean"].astype(float)
+    transfer = table["transfer"].astype(bool)
+    if not (~transfer).any():
+        name, why = pick(means, prefer, se, tolerance)
+        return Choice(name, True, "", float("nan"), f"{why} (no candidate without transfer)")
+    baseline, plain_why = pick(means[~transfer], prefer, se, tolerance)
+    if not transfer.any():
         return Choice(
-            best,
+            baseline, False, baseline, float("nan"), f"{plain_why}; no transfer candidate trained"
+        )
+    name, why = pick(means[transfer], prefer, se, tolerance)
+    margin = float(means[name] - means[baseline])
+    if margin > 0:
+        return Choice(
+            name,
             True,
             baseline,
             margin,
-            f"{best} CV {metric} {means[best]:.4f} beats the best candidate without transfer, "
-            f"{baseline} {means[baseline]:.4f}, by {margin:+.4f}",
+            f"{why}; it beats the candidate without transfer ({plain_why}) by {margin:+.4f} "
+            f"CV {metric}",
         )
-    transfers = means[table["transfer"].astype(bool)]
-    rival = transfers.idxmax() if len(transfers) else None
-    margin = float(means[baseline] - transfers.max()) if len(transfers) else float("nan")
-    why = (
-        f"no transfer candidate beats it (best: {rival} {transfers.max():.4f})"
-        if rival
-        else "no transfer candidate trained"
-    )
     return Choice(
         baseline,
         False,
         baseline,
-        margin,
-        f"{baseline} (no transfer) has CV {metric} {means[baseline]:.4f}; {why}: "
-        f"registered the model without transfer",
+        -margin,
+        f"{plain_why}; no transfer candidate beats it ({why}, {margin:+.4f} CV {metric}): "
+        "registered the model without transfer",
     )

@@ -19,7 +19,7 @@ from components.candidates import Blend, Candidate, NetworkPredictor, Predictor
 from components.candidates.base import MeanPredictor
 from components.errors import StepstoneError
 from components.evaluation import to_markdown
-from components.evaluation.cv import Choice, choose, cross_validate, make_folds
+from components.evaluation.cv import Choice, choose, cross_validate, make_folds, paired_se
 from components.models import checkpoint
 from pipelines.config import PipelineConfig
 from pipelines.packaging import log_scorer
@@ -147,18 +147,19 @@ def choose_model(
             _, encoder = checkpoint.load(source_checkpoint)
             y = modality.labels(encoder, target)
             folds = make_folds(y, config.choice.folds, config.choice.repeats, config.seed)
-            cv = cross_validate(
-                candidates,
-                target,
-                y,
-                lambda yy, p: modality.metrics(yy, p)[modality.metric],
-                folds,
-            )
+            metric = lambda yy, p: modality.metrics(yy, p)[modality.metric]  # noqa: E731
+            cv = cross_validate(candidates, target, y, metric, folds)
             if cv.table.empty:
                 raise StepstoneError(
                     f"no candidate could be trained on the labelled target rows: {cv.failed}"
                 )
-            choice = choose(cv.table, modality.metric)
+            choice = choose(
+                cv.table,
+                lambda a, b: paired_se(y, cv.oof[a], cv.oof[b], metric, seed=config.seed),
+                config.preferred(),
+                config.choice.tolerance_se,
+                modality.metric,
+            )
             log_json(
                 [{"held_out_row_ids": target["row_id"].iloc[f.held_out].tolist()} for f in folds],
                 "choice/folds.json",
@@ -198,7 +199,12 @@ def result(run_id, choice: Choice, model_uri: str, paths: dict, failed: dict, ta
         "candidates": paths,
         "failed": failed,
         "cv": {
-            n: {"mean": float(r["mean"]), "std": float(r["std"]), "transfer": bool(r["transfer"])}
+            n: {
+                "mean": float(r["mean"]),
+                "std": float(r["std"]),
+                "transfer": bool(r["transfer"]),
+                "seconds": float(r["seconds"]),
+            }
             for n, r in table.iterrows()
         },
     }

@@ -85,7 +85,8 @@ def test_where_the_source_helps_a_transfer_candidate_is_registered(
     assert choice["transfer"] and model["candidate"] == choice["name"]
     assert choice["baseline"] in PLAIN and choice["margin"] > 0
     cv = summary["cv"]
-    assert cv[choice["name"]]["mean"] > max(cv[c]["mean"] for c in PLAIN)
+    assert cv[choice["name"]]["mean"] > cv[choice["baseline"]]["mean"]
+    assert "SE" in choice["reason"] or "is the best by CV" in choice["reason"]
     version = MlflowClient().get_model_version("stepstone-helps", model["version"])
     assert version.tags["candidate"] == choice["name"]
 
@@ -126,10 +127,14 @@ def test_more_folds_than_labelled_rows_of_a_class_stops_before_training(
     assert not MlflowClient().search_model_versions("name = 'stepstone-folds'")
 
 
-@pytest.mark.parametrize("names", [["nonsense"], []])
-def test_unknown_candidates_are_a_config_error(tmp_path, names):
-    config = scenario(tmp_path, flip_source=False, name="names", choice={"candidates": names})
+@pytest.mark.parametrize(
+    "choice", [{"candidates": ["nonsense"]}, {"candidates": []}, {"prefer": ["nonsense"]}]
+)
+def test_unknown_candidates_are_a_config_error(tmp_path, capsys, choice):
+    config = scenario(tmp_path, flip_source=False, name="names", choice=choice)
     assert main(["validate", "--config", config]) == 2
+    key = next(iter(choice))
+    assert f"choice.{key} names" in capsys.readouterr().err
 
 
 def test_images_with_labelled_target_rows_choose_by_cv_too(prefect_server, mlflow_store, tmp_path):

@@ -9,7 +9,7 @@ from sklearn.metrics import roc_auc_score
 
 from components.candidates import Blend, Candidate
 from components.errors import StepstoneError
-from components.evaluation.cv import choose, cross_validate, make_folds
+from components.evaluation.cv import choose, cross_validate, make_folds, paired_se, pick
 
 
 class Fixed:
@@ -90,13 +90,60 @@ def test_the_guard_registers_transfer_only_when_it_beats_every_plain_candidate()
     helps = Candidate("helps", True, lambda t: Fixed("good"))
     hurts = Candidate("hurts", True, lambda t: Fixed("bad"))
 
-    won = choose(cross_validate([plain, helps, hurts], rows, y, roc_auc_score, folds).table)
-    assert (won.name, won.transfer, won.baseline) == ("helps", True, "plain")
-    assert won.margin > 0 and "beats the best candidate without transfer" in won.reason
+    def chosen(candidates):
+        cv = cross_validate(candidates, rows, y, roc_auc_score, folds)
+        return choose(cv.table, lambda a, b: paired_se(y, cv.oof[a], cv.oof[b], roc_auc_score))
 
-    lost = choose(cross_validate([plain, hurts], rows, y, roc_auc_score, folds).table)
+    won = chosen([plain, helps, hurts])
+    assert (won.name, won.transfer, won.baseline) == ("helps", True, "plain")
+    assert won.margin > 0 and "beats the candidate without transfer" in won.reason
+
+    lost = chosen([plain, hurts])
     assert (lost.name, lost.transfer) == ("plain", False)
-    assert "no transfer candidate beats it (best: hurts" in lost.reason and lost.margin > 0
+    assert "no transfer candidate beats it (hurts" in lost.reason and lost.margin > 0
+
+
+def test_the_one_se_rule_keeps_the_preferred_candidate_unless_the_best_is_clearly_ahead():
+    means = pd.Series({"blend": 0.70, "lucky": 0.72, "single": 0.69})
+    assert pick(means, ("blend",), lambda a, b: 0.03, 1.0)[0] == "blend"
+    name, why = pick(means, ("blend",), lambda a, b: 0.01, 1.0)
+    assert name == "lucky" and "beats the preferred blend" in why
+    assert pick(means, ("blend",), lambda a, b: 0.03, 0.0)[0] == "lucky"  # tolerance 0: argmax
+    assert pick(means, ("absent", "single"), lambda a, b: 0.05, 1.0)[0] == "single"
+    assert pick(means, (), lambda a, b: 1.0, 1.0)[0] == "lucky"
+
+
+def test_the_paired_se_is_zero_for_a_candidate_against_itself_and_grows_with_noise():
+    rows, y = labelled()
+    folds = make_folds(y, 5, 2, 0)
+    cv = cross_validate(
+        [
+            Candidate("good", False, lambda t: Fixed("good")),
+            Candidate("noisy", False, lambda t: Fixed("good", noise=0.5)),
+            Candidate("noisier", False, lambda t: Fixed("good", noise=2.0)),
+        ],
+        rows,
+        y,
+        roc_auc_score,
+        folds,
+    )
+    assert cv.oof["good"].shape == (2, len(rows))
+    se = {n: paired_se(y, cv.oof["good"], cv.oof[n], roc_auc_score) for n in cv.oof}
+    assert se["good"] == 0.0
+    assert 0.0 < se["noisy"] < se["noisier"]
+
+
+def test_the_guard_compares_with_the_plain_pick_of_the_one_se_rule():
+    table = pd.DataFrame(
+        {
+            "mean": {"lgbm": 0.74, "target_only": 0.76, "blend": 0.75},
+            "transfer": {"lgbm": False, "target_only": False, "blend": True},
+        }
+    )
+    close = choose(table, lambda a, b: 0.04, ("blend", "lgbm"))
+    assert (close.name, close.baseline) == ("blend", "lgbm")
+    strict = choose(table, lambda a, b: 0.04, ("blend", "lgbm"), tolerance=0.0)
+    assert (strict.name, strict.transfer) == ("target_only", False)
 
 
 def test_a_blend_costs_no_fit_and_averages_its_members():
