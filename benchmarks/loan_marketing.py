@@ -81,6 +81,7 @@ def main() -> None:
                 "per_seed": [
                     {
                         "chosen": c,
+                        "reason": s["choice"]["reason"],
                         "cv": s["cv"],
                         "test": {a: round(s["metrics"][a]["auc"], 4) for a in arms},
                     }
