@@ -102,7 +102,7 @@ def adapt_arm(
     target, unlabelled, source_val, test = read_splits(
         workdir, "target_labelled", "target_unlabelled", "source_val", "target_test"
     )
-    tags = {"arm": arm["id"], "method": str(arm["method"]), "path": arm["path"]}
+    tags = {"arm": arm["id"], "method": arm["method"], "path": arm["path"]}
     run_tags = {**tags, "sweep_config": arm["config"]}
     with tracking.stage_run(parent_run_id, f"arm {arm['id']}", tags=run_tags) as run:
         mlflow.log_params({"seed": arm["seed"], **arm["params"], **tags})

@@ -99,9 +99,7 @@ def expand_arms(config: SweepConfig) -> list[dict]:
                             "config": label,
                             "seed": seed,
                             "params": params,
-                            "method": scenario["adaptation"]["method"]
-                            if group == "methods"
-                            else None,
+                            "method": scenario["adaptation"]["method"],
                             "path": scenario["transit"]["path"],
                             "scenario": {**scenario, "seed": seed},
                         }

@@ -64,6 +64,8 @@ def test_one_parent_run_one_source_model_and_a_child_run_per_arm(sweep_run):
         assert CRITERIA | {"test_auc"} <= set(run.data.metrics)
     gradual = arms["gradual[drop_fraction=0.2]/seed0"]
     assert gradual.data.tags["path"] == "gradual" and gradual.data.params["path"] == "gradual"
+    # A path arm trains with the scenario's own method (l2sp in the loan YAML), and says so.
+    assert gradual.data.tags["method"] == "l2sp"
     assert any(k.startswith("transit_gradual_") for k in gradual.data.metrics)
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "sweep")}
     assert {"sweep/configs.json", "sweep/arms.json", "sweep/agreement.json"} <= artifacts
@@ -73,6 +75,7 @@ def test_table_has_mean_spread_scores_and_negative_transfer(sweep_run):
     configs = {row["config"]: row for row in sweep_run["configs"]}
     assert set(configs) == {*CONFIGS, "gradual[drop_fraction=0.2]"}
     assert configs["gradual[drop_fraction=0.2]"]["path"] == "gradual"
+    assert configs["gradual[drop_fraction=0.2]"]["method"] == "l2sp"
     assert configs["dann"]["path"] == "direct" and configs["dann"]["method"] == "dann"
     for row in configs.values():
         assert row["seeds"] == 2 and 0 <= row["auc_mean"] <= 1 and row["auc_std"] >= 0
