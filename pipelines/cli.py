@@ -46,6 +46,7 @@ def _run(args: argparse.Namespace) -> int:
         resume=args.resume,
     )
     print(summary["table"])
+    print(f"chose {summary['choice']['name']}: {summary['choice']['reason']}")
     model = summary["registered_model"]
     print(
         f"registered {model['name']} v{model['version']} aliases={model['aliases']}: {model['reason']}"

@@ -6,6 +6,7 @@ blends: the adapted network with pooled LightGBM, and with every tree recipe as 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,18 +65,27 @@ def table_candidates(ctx: TableContext) -> list[Candidate | Blend]:
     def linear(rows: pd.DataFrame) -> LinearModel:
         return LinearModel(logistic_baseline(rows, schema, seed), schema.feature_columns, enc)
 
-    def trees(rows, weight=None, extra=None, **params) -> TreeModel:
-        x = tree_inputs(rows, schema, extra)
-        booster = fit_booster(x, encode_labels(rows, schema), seed, weight, **params)
-        return TreeModel([booster], [1.0], schema, enc, extra)
+    @functools.cache
+    def others_inputs(with_features: bool) -> pd.DataFrame:
+        """The other domains' tree inputs, built once for every fold's fit."""
+        return tree_inputs(others, schema, features if with_features else None)
 
-    def pooled(target: pd.DataFrame) -> pd.DataFrame:
-        return pd.concat([others, target], ignore_index=True)
+    y_others = encode_labels(others, schema)
+
+    def trees(target, pool=True, weight=None, with_features=False, **params) -> TreeModel:
+        """LightGBM on the target rows, after the other domains' rows when `pool`."""
+        extra = features if with_features else None
+        x, y = tree_inputs(target, schema, extra), encode_labels(target, schema)
+        if pool:
+            x = pd.concat([others_inputs(with_features), x], ignore_index=True)
+            y = np.r_[y_others, y]
+        booster = fit_booster(x, y, seed, weight, **params)
+        return TreeModel([booster], [1.0], schema, enc, extra)
 
     def balanced(target: pd.DataFrame) -> TreeModel:
         parts = [*ctx.others, target]
         weight = np.concatenate([np.full(len(p), 1.0 / len(p)) for p in parts])
-        return trees(pooled(target), weight / weight.mean())
+        return trees(target, weight=weight / weight.mean())
 
     def weighted(target: pd.DataFrame) -> TreeModel:
         """Source rows weight 1; pool rows 1 + 2 q, q the selector score's quantile in the
@@ -84,12 +94,12 @@ def table_candidates(ctx: TableContext) -> list[Candidate | Blend]:
         if len(ctx.others) > 1:
             parts.append(1.0 + 2.0 * rankdata(ctx.pool_score) / len(ctx.pool_score))
         weight = np.concatenate([*parts, np.full(len(target), 3.0)])
-        return trees(pooled(target), weight)
+        return trees(target, weight=weight)
 
     def boosted(target: pd.DataFrame) -> TreeModel:
         boosters, votes = tradaboost(
-            tree_inputs(others, schema),
-            encode_labels(others, schema),
+            others_inputs(False),
+            y_others,
             tree_inputs(target, schema),
             encode_labels(target, schema),
             seed,
@@ -102,15 +112,15 @@ def table_candidates(ctx: TableContext) -> list[Candidate | Blend]:
     return [
         Candidate("target_only", False, linear),
         Candidate("source_only", False, lambda target: linear(others), uses_target=False),
-        Candidate("pooled", False, lambda target: linear(pooled(target))),
-        Candidate("lgbm_target_only", False, lambda target: trees(target, **SMALL)),
-        Candidate("lgbm_pooled", False, lambda target: trees(pooled(target))),
+        Candidate(
+            "pooled", False, lambda target: linear(pd.concat([others, target], ignore_index=True))
+        ),
+        Candidate("lgbm_target_only", False, lambda target: trees(target, pool=False, **SMALL)),
+        Candidate("lgbm_pooled", False, trees),
         Candidate("lgbm_balanced", False, balanced),
         Candidate("lgbm_weighted", True, weighted),
         Candidate("tradaboost", True, boosted),
-        Candidate(
-            "lgbm_source_features", True, lambda target: trees(pooled(target), extra=features)
-        ),
+        Candidate("lgbm_source_features", True, lambda target: trees(target, with_features=True)),
         Blend("blend", ("transfer", "lgbm_pooled")),
         Blend("blend_all", ("transfer", "lgbm_pooled", "lgbm_weighted", "lgbm_source_features")),
     ]

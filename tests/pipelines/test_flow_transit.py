@@ -4,6 +4,7 @@ order) known, gradual adaptation along the chunks, and the selection-quality rep
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import yaml
@@ -47,7 +48,7 @@ def test_gradual_path_logs_steps_and_selection_reports(first_run, dvc_repo, tmp_
     assert [m.step for m in steps] == [0, 1, 2]  # one per chunk; no unlabelled target rows
 
 
-def test_joint_path_runs(first_run, dvc_repo, tmp_path):
+def test_joint_path_runs(first_run, dvc_repo, tmp_path, capsys):
     config = write_config(
         tmp_path / "joint.yaml",
         dvc_repo / "data" / "bank.csv",
@@ -58,6 +59,8 @@ def test_joint_path_runs(first_run, dvc_repo, tmp_path):
     assert main(["run", "--config", str(config)]) == 0
     run = latest_run(MlflowClient(), "stepstone-test")
     assert run.info.status == "FINISHED"
+    # The choice and its reason reach the console (a task's prints are Prefect INFO logs).
+    assert re.search(r"^chose \w+: .+ CV auc", capsys.readouterr().out, re.MULTILINE)
     assert run.data.tags["promoted"] in ("true", "false")
 
 
