@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import yaml
+from machine import machine  # benchmarks/machine.py, beside this file
 
 from components.evaluation import summarise_seeds
 
@@ -108,7 +109,7 @@ def main() -> None:
                 "registered_candidates": chosen,
                 "wall_s_prepare": [round(p, 1) for _, p, _ in results],
                 "wall_s_run": [round(t, 1) for _, _, t in results],
-                "machine": {"cpus": os.cpu_count()},
+                "machine": machine(),
             }
         )
     )

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from machine import machine  # benchmarks/machine.py, beside this file
 
 from components.evaluation import summarise_seeds
 
@@ -89,7 +90,7 @@ def main() -> None:
                 ],
                 "wall_s_per_run": [round(t, 1) for _, t in results],
                 "wall_s_max": round(max(t for _, t in results), 1),
-                "machine": {"cpus": os.cpu_count()},
+                "machine": machine(),
             }
         )
     )

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from machine import machine  # benchmarks/machine.py, beside this file
 
 from components.data.amazon_reviews import prepare_amazon_reviews
 from components.evaluation import summarise_seeds
@@ -92,7 +93,7 @@ def main() -> None:
                 "results": results,
                 "device": str(device)
                 + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else ""),
-                "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()},
+                "machine": machine(),
             }
         )
     )
