@@ -147,7 +147,7 @@ def choose_model(
             _, encoder = checkpoint.load(source_checkpoint)
             y = modality.labels(encoder, target)
             folds = make_folds(y, config.choice.folds, config.choice.repeats, config.seed)
-            metric = lambda yy, p: modality.metrics(yy, p)[modality.metric]  # noqa: E731
+            metric = lambda yy, p: modality.metrics(yy, p)[modality.metric]
             cv = cross_validate(candidates, target, y, metric, folds)
             if cv.table.empty:
                 raise StepstoneError(
