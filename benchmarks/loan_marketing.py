@@ -5,7 +5,8 @@ logging and registration). Prints one JSON line.
 
     uv run python benchmarks/loan_marketing.py [--seeds 0 1 ... 9] [--set key=value ...]
 
-Runs go to a temporary MLflow store, so the project's mlruns/ is untouched.
+Runs go to a temporary MLflow store, so the project's mlruns/ is untouched; `--store DIR`
+keeps that store (each run's CV predictions are in its choose run's `choice/`).
 """
 
 from __future__ import annotations
@@ -50,9 +51,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--config", help="scenario YAML (default: the loan-marketing case)")
     parser.add_argument("--set", action="append", default=[], help="config override k=v")
+    parser.add_argument("--store", type=Path, help="keep the MLflow store here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        results = [run_once(seed, Path(tmp), args.config, args.set) for seed in args.seeds]
+        store = (args.store or Path(tmp)).resolve()
+        store.mkdir(parents=True, exist_ok=True)
+        results = [run_once(seed, store, args.config, args.set) for seed in args.seeds]
     summaries = [s for s, _ in results]
     arms = sorted(set.intersection(*(set(s["metrics"]) for s in summaries)))
     auc = {arm: np.array([s["metrics"][arm]["auc"] for s in summaries]) for arm in arms}

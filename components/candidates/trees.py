@@ -58,14 +58,13 @@ def fit_booster(
     y: np.ndarray,
     seed: int,
     weight: np.ndarray | None = None,
-    init_score: np.ndarray | None = None,
     **params,
 ) -> lgb.LGBMClassifier:
     # LightGBM's default is every physical core, whatever OMP_NUM_THREADS says; two Dask
     # workers on two cores then run 6x slower. Use the process's torch thread budget
     # (OMP_NUM_THREADS, or torch.set_num_threads by the caller) for trees as well.
     settings = {**PARAMS, **params, "random_state": seed, "n_jobs": torch.get_num_threads()}
-    return lgb.LGBMClassifier(**settings).fit(x, y, sample_weight=weight, init_score=init_score)
+    return lgb.LGBMClassifier(**settings).fit(x, y, sample_weight=weight)
 
 
 @dataclass

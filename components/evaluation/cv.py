@@ -148,6 +148,24 @@ def cross_validate(
     return CVResult(table, failed, folds, oof)
 
 
+def oof_frame(result: CVResult, row_ids: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+    """Every candidate's out-of-fold predictions, one row per (repeat, labelled row): its
+    row id, label, and one column per candidate (P(positive), or `name_p<k>` per class), so
+    a reader can recompute the CV table or compare choice rules offline."""
+    frames = []
+    for repeat in range(len({f.repeat for f in result.folds})):
+        frame = pd.DataFrame({"repeat": repeat, "row_id": row_ids, "label": y})
+        for name, oof in result.oof.items():
+            p = oof[repeat]
+            if p.ndim == 1:
+                frame[name] = p
+            else:
+                for k in range(p.shape[1]):
+                    frame[f"{name}_p{k}"] = p[:, k]
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
 @dataclass(frozen=True)
 class Choice:
     """The chosen candidate, the best one without transfer, the margin and why."""

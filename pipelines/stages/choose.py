@@ -19,7 +19,14 @@ from components.candidates import Blend, Candidate, NetworkPredictor, Predictor
 from components.candidates.base import MeanPredictor
 from components.errors import StepstoneError
 from components.evaluation import to_markdown
-from components.evaluation.cv import Choice, choose, cross_validate, make_folds, paired_se
+from components.evaluation.cv import (
+    Choice,
+    choose,
+    cross_validate,
+    make_folds,
+    oof_frame,
+    paired_se,
+)
 from components.models import checkpoint
 from pipelines.config import PipelineConfig
 from pipelines.packaging import log_scorer
@@ -182,6 +189,8 @@ def choose_model(
         mlflow.log_params({"chosen_candidate": choice.name, "chosen_transfer": choice.transfer})
         if cv:
             mlflow.log_table(cv.table.reset_index(), "choice/cv.json")
+            predictions = oof_frame(cv, target["row_id"].to_numpy(), y)
+            mlflow.log_text(predictions.to_csv(index=False), "choice/cv_predictions.csv")
             mlflow.log_metrics(
                 {f"cv_{modality.metric}_{n}": float(v) for n, v in cv.table["mean"].items()}
             )

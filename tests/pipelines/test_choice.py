@@ -99,6 +99,11 @@ def test_where_the_source_helps_a_transfer_candidate_is_registered(
     assert held == set(splits["target_labelled"]["row_id"])
     assert not held & set(splits["target_test"]["row_id"])
     assert len(folds) == 10  # 5 folds x 2 repeats
+    # The out-of-fold predictions behind the CV table are logged, labelled rows only.
+    uri = f"runs:/{choose_run.info.run_id}/choice/cv_predictions.csv"
+    predictions = pd.read_csv(mlflow.artifacts.download_artifacts(uri))
+    assert set(predictions["row_id"]) == held and len(predictions) == 2 * len(held)
+    assert {choice["name"], choice["baseline"]} <= set(predictions.columns)
 
 
 def test_where_the_source_is_harmful_a_model_without_transfer_is_registered(

@@ -9,7 +9,14 @@ from sklearn.metrics import roc_auc_score
 
 from components.candidates import Blend, Candidate
 from components.errors import StepstoneError
-from components.evaluation.cv import choose, cross_validate, make_folds, paired_se, pick
+from components.evaluation.cv import (
+    choose,
+    cross_validate,
+    make_folds,
+    oof_frame,
+    paired_se,
+    pick,
+)
 
 
 class Fixed:
@@ -64,6 +71,23 @@ def test_each_repeat_scores_every_row_once_with_a_model_that_never_saw_it():
         held = [f.held_out for f in folds if f.repeat == repeat]
         assert sorted(np.concatenate(held)) == list(range(len(rows)))
     assert list(result.table.filter(like="repeat_").columns) == ["repeat_0", "repeat_1"]
+
+
+def test_the_out_of_fold_frame_reproduces_the_cv_table():
+    rows, y = labelled()
+    folds = make_folds(y, folds=5, repeats=2, seed=0)
+    candidates = [
+        Candidate("good", False, lambda train: Fixed("good", noise=0.3)),
+        Candidate("bad", True, lambda train: Fixed("bad")),
+    ]
+    result = cross_validate(candidates, rows, y, roc_auc_score, folds)
+    frame = oof_frame(result, rows["row_id"].to_numpy(), y)
+    assert len(frame) == 2 * len(rows)
+    for repeat, part in frame.groupby("repeat"):
+        assert sorted(part["row_id"]) == sorted(rows["row_id"])
+        for name in ("good", "bad"):
+            score = roc_auc_score(part["label"], part[name])
+            assert score == pytest.approx(result.table.loc[name, f"repeat_{repeat}"])
 
 
 def test_a_candidate_that_fails_is_reported_and_skipped():
