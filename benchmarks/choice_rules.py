@@ -1,0 +1,114 @@
+"""Replay the choice under other rules on runs already made: for each seed in a store kept by
+`loan_marketing.py --store DIR`, read the choose stage's out-of-fold predictions
+(`choice/cv_predictions.csv`) and the run's test metrics (`summary-<seed>.json`), and ask
+`components.evaluation.cv.choose` what it would register under each `choice.prefer` x
+`choice.tolerance_se`. No training: the same CV predictions, the product's own rule. The
+test rows score the rules here, so a default picked from this table is picked with them in
+view. Prints one JSON line.
+
+    uv run python benchmarks/loan_marketing.py --store /tmp/loan
+    uv run python benchmarks/choice_rules.py /tmp/loan [--tolerance 0 1 2 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.tracking import MlflowClient
+from sklearn.metrics import roc_auc_score
+
+from components.evaluation import summarise_seeds
+from components.evaluation.cv import choose, paired_se
+
+PREFERENCES = {
+    "blend_all, lgbm_pooled": ("blend_all", "lgbm_pooled"),
+    "blend_all": ("blend_all",),
+    "none": (),
+}
+COLUMNS = ("repeat", "row_id", "label")
+
+
+def cv_predictions(client: MlflowClient) -> dict[int, pd.DataFrame]:
+    """Seed -> the choose stage's out-of-fold predictions, for every run in the store."""
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    out = {}
+    for run in client.search_runs(experiments, "tags.stage = 'choose'"):
+        seed = int(client.get_run(run.data.tags["mlflow.parentRunId"]).data.params["seed"])
+        uri = f"runs:/{run.info.run_id}/choice/cv_predictions.csv"
+        out[seed] = pd.read_csv(mlflow.artifacts.download_artifacts(uri))
+    return out
+
+
+def replay(predictions: pd.DataFrame, transfer: dict[str, bool], seed: int, prefer, tolerance):
+    """The candidate `choose` registers from these out-of-fold predictions."""
+    repeats = sorted(predictions["repeat"].unique())
+    y = predictions.loc[predictions["repeat"] == repeats[0], "label"].to_numpy()
+    names = [c for c in predictions.columns if c not in COLUMNS]
+    oof = {
+        n: np.stack([predictions.loc[predictions["repeat"] == r, n].to_numpy() for r in repeats])
+        for n in names
+    }
+    table = pd.DataFrame(
+        {
+            "mean": {n: np.mean([roc_auc_score(y, p) for p in oof[n]]) for n in names},
+            "transfer": {n: transfer[n] for n in names},
+        }
+    )
+    se = lambda a, b: paired_se(y, oof[a], oof[b], roc_auc_score, seed=seed)
+    return choose(table, se, prefer, tolerance).name
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("store", type=Path, help="a store kept by loan_marketing.py --store")
+    parser.add_argument("--tolerance", type=float, nargs="+", default=[0.0, 1.0, 1.5, 2.0, 3.0])
+    args = parser.parse_args()
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    mlflow.set_tracking_uri(f"sqlite:///{args.store.resolve() / 'mlflow.db'}")
+    predictions = cv_predictions(MlflowClient())
+    seeds = sorted(predictions)
+    summaries = {s: json.loads((args.store / f"summary-{s}.json").read_text()) for s in seeds}
+    test = {s: {a: m["auc"] for a, m in summaries[s]["metrics"].items()} for s in seeds}
+    pooled = np.array([test[s]["lgbm_pooled"] for s in seeds])
+    target_only = np.array([test[s]["target_only"] for s in seeds])
+    hindsight = np.array([max(v for a, v in test[s].items() if a != "source_model") for s in seeds])
+    rules = []
+    for label, prefer in PREFERENCES.items():
+        for tolerance in args.tolerance:
+            chosen = [
+                replay(
+                    predictions[s],
+                    {n: c["transfer"] for n, c in summaries[s]["cv"].items()},
+                    s,
+                    prefer,
+                    tolerance,
+                )
+                for s in seeds
+            ]
+            auc = np.array([test[s][c] for s, c in zip(seeds, chosen)])
+            rules.append(
+                {
+                    "prefer": label,
+                    "tolerance_se": tolerance,
+                    "registered_auc": {k: round(v, 4) for k, v in summarise_seeds(auc).items()},
+                    "seeds_above_lgbm_pooled": int(np.sum(auc > pooled)),
+                    "seeds_below_target_only": int(np.sum(auc < target_only)),
+                    "regret_vs_hindsight_mean": round(float(np.mean(hindsight - auc)), 4),
+                    "chosen_per_seed": chosen,
+                }
+            )
+    print(
+        json.dumps(
+            {"benchmark": "choice_rules", "store": str(args.store), "seeds": seeds, "rules": rules}
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
