@@ -85,11 +85,11 @@ def test_summary_has_every_arm_and_the_registered_model(first_run):
     def best(transfer: bool) -> str:
         return max((c for c in cv if cv[c]["transfer"] == transfer), key=lambda c: cv[c]["mean"])
 
-    # Each group's pick is its best by CV, or the preferred candidate within one SE of it.
+    # Each group's pick is its best by CV, or the preferred candidate within tolerance_se SEs.
     prefer_transfer, prefer_plain = TABLES_PREFERRED
     assert choice["baseline"] in {best(False), prefer_plain}
     if choice["baseline"] != best(False):
-        assert f"{prefer_plain} {cv[prefer_plain]['mean']:.4f} is within 1 SE" in choice["reason"]
+        assert f"{prefer_plain} {cv[prefer_plain]['mean']:.4f} is within " in choice["reason"]
     if choice["transfer"]:  # the guard: only a transfer pick that beats the plain pick
         assert choice["name"] in {best(True), prefer_transfer}
         assert cv[choice["name"]]["mean"] > cv[choice["baseline"]]["mean"]
