@@ -1,7 +1,7 @@
-"""Replay the choice under other rules on runs already made: for each seed in a store kept by
-`loan_marketing.py --store DIR`, read the choose stage's out-of-fold predictions
-(`choice/cv_predictions.csv`) and the run's test metrics (`summary-<seed>.json`), and ask
-`components.evaluation.cv.choose` what it would register under each `choice.prefer` x
+"""Replay the choice under other rules on runs already made (binary tables, AUC): for each
+seed in a store kept by `loan_marketing.py --store DIR`, read the choose stage's out-of-fold
+predictions (`choice/cv_predictions.csv`) and the run's test metrics (`summary-<seed>.json`),
+and ask `components.evaluation.cv.choose` what it would register under each `choice.prefer` x
 `choice.tolerance_se`. No training: the same CV predictions, the product's own rule. The
 test rows score the rules here, so a default picked from this table is picked with them in
 view. Prints one JSON line.
