@@ -20,11 +20,11 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
+from loan_marketing import against_baselines  # benchmarks/loan_marketing.py, beside this file
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import roc_auc_score
 
-from components.evaluation import summarise_seeds
-from components.evaluation.cv import choose, paired_se
+from components.evaluation.cv import choose, paired_se, repeat_scores
 
 PREFERENCES = {
     "blend_all, lgbm_pooled": ("blend_all", "lgbm_pooled"),
@@ -56,7 +56,7 @@ def replay(predictions: pd.DataFrame, transfer: dict[str, bool], seed: int, pref
     }
     table = pd.DataFrame(
         {
-            "mean": {n: np.mean([roc_auc_score(y, p) for p in oof[n]]) for n in names},
+            "mean": {n: np.mean(repeat_scores(y, oof[n], roc_auc_score)) for n in names},
             "transfer": {n: transfer[n] for n in names},
         }
     )
@@ -74,10 +74,8 @@ def main() -> None:
     predictions = cv_predictions(MlflowClient())
     seeds = sorted(predictions)
     summaries = {s: json.loads((args.store / f"summary-{s}.json").read_text()) for s in seeds}
-    test = {s: {a: m["auc"] for a, m in summaries[s]["metrics"].items()} for s in seeds}
-    pooled = np.array([test[s]["lgbm_pooled"] for s in seeds])
-    target_only = np.array([test[s]["target_only"] for s in seeds])
-    hindsight = np.array([max(v for a, v in test[s].items() if a != "source_model") for s in seeds])
+    arms = set.intersection(*(set(summaries[s]["metrics"]) for s in seeds))
+    auc = {a: np.array([summaries[s]["metrics"][a]["auc"] for s in seeds]) for a in arms}
     rules = []
     for label, prefer in PREFERENCES.items():
         for tolerance in args.tolerance:
@@ -91,15 +89,12 @@ def main() -> None:
                 )
                 for s in seeds
             ]
-            auc = np.array([test[s][c] for s, c in zip(seeds, chosen)])
+            registered = np.array([auc[c][i] for i, c in enumerate(chosen)])
             rules.append(
                 {
                     "prefer": label,
                     "tolerance_se": tolerance,
-                    "registered_auc": {k: round(v, 4) for k, v in summarise_seeds(auc).items()},
-                    "seeds_above_lgbm_pooled": int(np.sum(auc > pooled)),
-                    "seeds_below_target_only": int(np.sum(auc < target_only)),
-                    "regret_vs_hindsight_mean": round(float(np.mean(hindsight - auc)), 4),
+                    **against_baselines(registered, auc),
                     "chosen_per_seed": chosen,
                 }
             )
