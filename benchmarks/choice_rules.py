@@ -50,9 +50,12 @@ def replay(predictions: pd.DataFrame, transfer: dict[str, bool], seed: int, pref
     repeats = sorted(predictions["repeat"].unique())
     y = predictions.loc[predictions["repeat"] == repeats[0], "label"].to_numpy()
     names = [c for c in predictions.columns if c not in COLUMNS]
+    by_repeat = {
+        n: [predictions.loc[predictions["repeat"] == r, n] for r in repeats] for n in names
+    }
+    # a candidate raced out after the first repeat has NaN in the later ones
     oof = {
-        n: np.stack([predictions.loc[predictions["repeat"] == r, n].to_numpy() for r in repeats])
-        for n in names
+        n: np.stack([p.to_numpy() for p in ps if p.notna().all()]) for n, ps in by_repeat.items()
     }
     table = pd.DataFrame(
         {

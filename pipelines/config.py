@@ -90,7 +90,11 @@ class ChoiceConfig(Strict):
     the one-standard-error rule leans toward (default: the modality's); the best by CV
     replaces them only when it is ahead by more than `tolerance_se` paired standard errors
     (default 2: the best of ~6 noisy estimates is ahead by about 1 SE by luck alone; 0:
-    always the best by CV mean)."""
+    always the best by CV mean). `race_se`: after the first repeat, a candidate trailing the
+    best of its kind (with transfer, or without) by more than this many paired standard
+    errors runs no further repeats, so the time goes to those still in contention (racing,
+    Maron & Moore 1994); blends, their members and `prefer` run every repeat; null: every
+    candidate runs every repeat."""
 
     criterion: Literal["cv", "label_free"] = "cv"
     folds: int = Field(5, ge=2)
@@ -99,6 +103,7 @@ class ChoiceConfig(Strict):
     candidates: list[str] | None = None
     prefer: list[str] | None = None
     tolerance_se: float = Field(2.0, ge=0.0)
+    race_se: float | None = Field(3.0, ge=0.0)
 
 
 class RegistryConfig(Strict):

@@ -69,7 +69,9 @@ def paired_se(
 ) -> float:
     """Bootstrap standard error of the difference between two candidates' CV scores (`a`,
     `b`: their out_of_fold arrays): the labelled rows are resampled, the same rows for both,
-    so the noise the two share (which rows happen to be labelled) cancels."""
+    so the noise the two share (which rows happen to be labelled) cancels. Only the repeats
+    both ran count (a raced-out candidate ran one)."""
+    a, b = a[: len(b)], b[: len(a)]
     rng = np.random.default_rng(seed)
     diffs = []
     for _ in range(draws):
@@ -85,14 +87,87 @@ def paired_se(
 
 @dataclass(frozen=True)
 class CVResult:
-    """`table`: one row per candidate that trained (mean and std over repeats, transfer,
-    seconds spent training, one column per repeat); `failed`: candidate -> why it could not
-    train; `folds`: the folds used; `oof`: candidate -> its out_of_fold predictions."""
+    """`table`: one row per candidate that trained (mean and std over the repeats it ran,
+    how many it ran, transfer, seconds spent training, one column per repeat); `failed`:
+    candidate -> why it could not train; `folds`: the folds used; `oof`: candidate -> its
+    out_of_fold predictions (one row per repeat it ran)."""
 
     table: pd.DataFrame
     failed: dict[str, str]
     folds: list[Fold]
     oof: dict[str, np.ndarray]
+
+
+class _Fits:
+    """Each candidate's held-out predictions, fold index -> array, filled one batch of folds
+    at a time; a candidate that raises is recorded in `failed` and never fitted again."""
+
+    def __init__(self, rows: pd.DataFrame, folds: list[Fold]):
+        self.rows, self.folds = rows, folds
+        self.predictions: dict[str, dict[int, np.ndarray]] = {}
+        self.seconds: dict[str, float] = {}
+        self.failed: dict[str, str] = {}
+
+    def run(self, candidates: list[Candidate | Blend], indices: list[int]) -> None:
+        for candidate in candidates:
+            name = candidate.name
+            if name in self.failed:
+                continue
+            done = self.predictions.setdefault(name, {})
+            if isinstance(candidate, Blend):
+                missing = [m for m in candidate.members if m not in self.predictions]
+                if missing:
+                    self.failed[name] = f"its members {missing} did not train"
+                    del self.predictions[name]
+                    continue
+                for i in indices:
+                    done[i] = np.mean([self.predictions[m][i] for m in candidate.members], axis=0)
+                continue
+            start = time.perf_counter()
+            try:
+                once = None if candidate.uses_target else candidate.fit(self.rows.iloc[:0])
+                for i in indices:
+                    fold = self.folds[i]
+                    model = once or candidate.fit(self.rows.iloc[fold.train])
+                    done[i] = model.predict_proba(self.rows.iloc[fold.held_out])
+            except Exception as exc:  # noqa: BLE001 - one broken recipe must not stop the run
+                self.failed[name] = f"{type(exc).__name__}: {exc}"
+                del self.predictions[name]
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+    def oof(self) -> dict[str, np.ndarray]:
+        return {
+            name: out_of_fold([self.folds[i] for i in done], list(done.values()))
+            for name, done in self.predictions.items()
+        }
+
+
+def raced_out(
+    candidates: list[Candidate | Blend],
+    oof: dict[str, np.ndarray],
+    y: np.ndarray,
+    metric: Metric,
+    race_se: float,
+    keep: tuple[str, ...],
+    seed: int,
+) -> set[str]:
+    """The candidates whose first-repeat score trails the best of their kind (with transfer,
+    or without) by more than `race_se` paired standard errors: racing (Maron & Moore 1994),
+    so later repeats are spent on the candidates still in contention. Blends (they cost no
+    fit), their members and `keep` (the preferred candidates) always stay."""
+    transfer = {c.name: c.transfer for c in candidates if c.name in oof}
+    score = {name: repeat_scores(y, oof[name], metric)[0] for name in transfer}
+    blends = [c for c in candidates if isinstance(c, Blend)]
+    stay = set(keep) | {c.name for c in blends} | {m for c in blends for m in c.members}
+    out = set()
+    for name, kind in transfer.items():
+        leader = max((n for n in transfer if transfer[n] == kind), key=score.get)
+        if name in stay or name == leader:
+            continue
+        error = paired_se(y, oof[leader], oof[name], metric, seed=seed)
+        if score[leader] - score[name] > race_se * error:
+            out.add(name)
+    return out
 
 
 def cross_validate(
@@ -101,62 +176,53 @@ def cross_validate(
     y: np.ndarray,
     metric: Metric,
     folds: list[Fold],
+    race_se: float | None = None,
+    keep: tuple[str, ...] = (),
+    seed: int = 0,
 ) -> CVResult:
     """Fit every candidate on each fold's training rows and score its held-out rows. A
     candidate that raises is recorded in `failed` and skipped; a Blend averages its members'
-    held-out predictions."""
-    predictions: dict[str, list[np.ndarray]] = {}
-    seconds: dict[str, float] = {}
-    failed: dict[str, str] = {}
+    held-out predictions. With `race_se`, every candidate runs the first repeat and only
+    those not `raced_out` run the rest (the table's `repeats` says how many each ran)."""
+    fits = _Fits(rows, folds)
+    first = [i for i, f in enumerate(folds) if f.repeat == 0]
+    rest = [i for i, f in enumerate(folds) if f.repeat > 0]
+    if race_se is None or not rest:
+        fits.run(candidates, first + rest)
+    else:
+        fits.run(candidates, first)
+        out = raced_out(candidates, fits.oof(), y, metric, race_se, keep, seed)
+        fits.run([c for c in candidates if c.name not in out], rest)
     transfer = {c.name: c.transfer for c in candidates}
-    for candidate in candidates:
-        if isinstance(candidate, Blend):
-            missing = [m for m in candidate.members if m not in predictions]
-            if missing:
-                failed[candidate.name] = f"its members {missing} did not train"
-                continue
-            predictions[candidate.name] = [
-                np.mean([predictions[m][i] for m in candidate.members], axis=0)
-                for i in range(len(folds))
-            ]
-            continue
-        start = time.perf_counter()
-        try:
-            once = None if candidate.uses_target else candidate.fit(rows.iloc[:0])
-            predictions[candidate.name] = [
-                (once or candidate.fit(rows.iloc[f.train])).predict_proba(rows.iloc[f.held_out])
-                for f in folds
-            ]
-        except Exception as exc:  # noqa: BLE001 - one broken recipe must not stop the run
-            failed[candidate.name] = f"{type(exc).__name__}: {exc}"
-        seconds[candidate.name] = time.perf_counter() - start
-    oof = {name: out_of_fold(folds, p) for name, p in predictions.items()}
+    oof = fits.oof()
     scores = {name: repeat_scores(y, o, metric) for name, o in oof.items()}
     table = pd.DataFrame(
         {
             name: {
                 "mean": float(np.mean(s)),
                 "std": float(np.std(s, ddof=1)) if len(s) > 1 else 0.0,
+                "repeats": len(s),
                 "transfer": transfer[name],
-                "seconds": seconds.get(name, 0.0),
+                "seconds": fits.seconds.get(name, 0.0),
                 **{f"repeat_{i}": v for i, v in enumerate(s)},
             }
             for name, s in scores.items()
         }
     ).T
     table.index.name = "candidate"
-    return CVResult(table, failed, folds, oof)
+    return CVResult(table, fits.failed, folds, oof)
 
 
 def oof_frame(result: CVResult, row_ids: np.ndarray, y: np.ndarray) -> pd.DataFrame:
     """Every candidate's out-of-fold predictions, one row per (repeat, labelled row): its
     row id, label, and one column per candidate (P(positive), or `name_p<k>` per class), so
-    a reader can recompute the CV table or compare choice rules offline."""
+    a reader can recompute the CV table or compare choice rules offline. A candidate raced
+    out after the first repeat has no predictions (NaN) in the later ones."""
     frames = []
     for repeat in range(len({f.repeat for f in result.folds})):
         frame = pd.DataFrame({"repeat": repeat, "row_id": row_ids, "label": y})
         for name, oof in result.oof.items():
-            p = oof[repeat]
+            p = oof[repeat] if repeat < len(oof) else np.full_like(oof[0], np.nan)
             if p.ndim == 1:
                 frame[name] = p
             else:

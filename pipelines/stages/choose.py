@@ -155,7 +155,16 @@ def choose_model(
             y = modality.labels(encoder, target)
             folds = make_folds(y, config.choice.folds, config.choice.repeats, config.seed)
             metric = lambda yy, p: modality.metrics(yy, p)[modality.metric]
-            cv = cross_validate(candidates, target, y, metric, folds)
+            cv = cross_validate(
+                candidates,
+                target,
+                y,
+                metric,
+                folds,
+                race_se=config.choice.race_se,
+                keep=config.preferred(),
+                seed=config.seed,
+            )
             if cv.table.empty:
                 raise StepstoneError(
                     f"no candidate could be trained on the labelled target rows: {cv.failed}"

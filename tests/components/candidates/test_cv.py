@@ -205,3 +205,56 @@ def test_a_recipe_that_ignores_the_target_is_fitted_once():
     candidate = Candidate("source", False, fit, uses_target=False)
     cross_validate([candidate], rows, y, roc_auc_score, make_folds(y, 5, 2, 0))
     assert calls == [0]
+
+
+def test_racing_drops_a_candidate_far_behind_its_kind_after_the_first_repeat():
+    rows, y = labelled()
+    folds = make_folds(y, 5, 3, 0)
+    fits: list[str] = []
+
+    def counted(name, column, noise=0.0):
+        def fit(train):
+            fits.append(name)
+            return Fixed(column, noise)
+
+        return Candidate(name, name in ("helps", "hurts"), fit)
+
+    candidates = [
+        counted("good", "good"),
+        counted("awful", "bad"),  # far behind the plain leader: raced out
+        counted("kept", "bad"),  # as bad, but preferred: runs every repeat
+        counted("helps", "good", noise=0.3),
+        counted("hurts", "bad"),  # far behind, but a blend member: runs every repeat
+        Blend("mix", ("helps", "hurts")),
+    ]
+
+    def run(race_se):
+        fits.clear()
+        cv = cross_validate(candidates, rows, y, roc_auc_score, folds, race_se, keep=("kept",))
+        se = lambda a, b: paired_se(y, cv.oof[a], cv.oof[b], roc_auc_score)
+        return cv, dict(pd.Series(fits).value_counts()), choose(cv.table, se)
+
+    raced, raced_fits, raced_choice = run(race_se=3.0)
+    assert raced.table["repeats"].to_dict() == {
+        "good": 3, "awful": 1, "kept": 3, "helps": 3, "hurts": 3, "mix": 3
+    }  # fmt: skip
+    assert raced_fits["awful"] == 5 and raced_fits["good"] == 15
+    assert raced.oof["awful"].shape == (1, len(rows))
+    frame = oof_frame(raced, rows["row_id"].to_numpy(), y)
+    assert frame.loc[frame["repeat"] > 0, "awful"].isna().all()
+    assert frame.loc[frame["repeat"] == 0, "awful"].notna().all()
+
+    every, every_fits, every_choice = run(race_se=None)
+    assert set(every.table["repeats"]) == {3} and every_fits["awful"] == 15
+    assert raced_choice == every_choice
+    assert raced.table.loc["awful", "mean"] == every.table.loc["awful", "repeat_0"]
+
+
+def test_racing_keeps_candidates_within_the_noise_of_the_leader():
+    rows, y = labelled()
+    candidates = [
+        Candidate("good", False, lambda t: Fixed("good")),
+        Candidate("close", False, lambda t: Fixed("good", noise=0.05)),
+    ]
+    cv = cross_validate(candidates, rows, y, roc_auc_score, make_folds(y, 5, 2, 0), 3.0)
+    assert set(cv.table["repeats"]) == {2}
