@@ -2,12 +2,12 @@
 seed in a store kept by `loan_marketing.py --store DIR`, read the choose stage's out-of-fold
 predictions (`choice/cv_predictions.csv`) and the run's test metrics (`summary-<seed>.json`),
 and ask `components.evaluation.cv.choose` what it would register under each `choice.prefer` x
-`choice.tolerance_se`. No training: the same CV predictions, the product's own rule. The
-test rows score the rules here, so a default picked from this table is picked with them in
-view. Prints one JSON line.
+`choice.tolerance_se` x `choice.race_se`. No training: the same CV predictions, the product's
+own rule. The test rows score the rules here, so a default picked from this table is picked
+with them in view. Prints one JSON line.
 
     uv run python benchmarks/loan_marketing.py --store /tmp/loan
-    uv run python benchmarks/choice_rules.py /tmp/loan [--tolerance 0 1 2 3]
+    uv run python benchmarks/choice_rules.py /tmp/loan [--tolerance 0 1 2 3] [--race none 2 3]
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from itertools import product
 from pathlib import Path
 
 import mlflow
@@ -24,7 +25,8 @@ from loan_marketing import against_baselines  # benchmarks/loan_marketing.py, be
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import roc_auc_score
 
-from components.evaluation.cv import choose, paired_se, repeat_scores
+from components.candidates import Blend, Candidate
+from components.evaluation.cv import choose, paired_se, raced_out, repeat_scores
 
 PREFERENCES = {
     "blend_all, lgbm_pooled": ("blend_all", "lgbm_pooled"),
@@ -45,8 +47,10 @@ def cv_predictions(client: MlflowClient) -> dict[int, pd.DataFrame]:
     return out
 
 
-def replay(predictions: pd.DataFrame, transfer: dict[str, bool], seed: int, prefer, tolerance):
-    """The candidate `choose` registers from these out-of-fold predictions."""
+def replay(predictions: pd.DataFrame, cv: dict, seed: int, prefer, tolerance, race) -> str:
+    """The candidate `choose` registers from these out-of-fold predictions (`cv`: the run
+    summary's CV entries), racing with `race` SEs (None: no racing) as `cross_validate`
+    would: a candidate `raced_out` after the first repeat keeps only that repeat."""
     repeats = sorted(predictions["repeat"].unique())
     y = predictions.loc[predictions["repeat"] == repeats[0], "label"].to_numpy()
     names = [c for c in predictions.columns if c not in COLUMNS]
@@ -57,10 +61,18 @@ def replay(predictions: pd.DataFrame, transfer: dict[str, bool], seed: int, pref
     oof = {
         n: np.stack([p.to_numpy() for p in ps if p.notna().all()]) for n, ps in by_repeat.items()
     }
+    if race is not None:
+        candidates = [
+            Blend(n, tuple(c["members"])) if c["members"] else Candidate(n, c["transfer"], None)
+            for n, c in cv.items()
+        ]
+        first = {n: o[:1] for n, o in oof.items()}
+        for n in raced_out(candidates, first, y, roc_auc_score, race, prefer, seed):
+            oof[n] = first[n]
     table = pd.DataFrame(
         {
             "mean": {n: np.mean(repeat_scores(y, oof[n], roc_auc_score)) for n in names},
-            "transfer": {n: transfer[n] for n in names},
+            "transfer": {n: cv[n]["transfer"] for n in names},
         }
     )
     se = lambda a, b: paired_se(y, oof[a], oof[b], roc_auc_score, seed=seed)
@@ -71,6 +83,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("store", type=Path, help="a store kept by loan_marketing.py --store")
     parser.add_argument("--tolerance", type=float, nargs="+", default=[0.0, 1.0, 1.5, 2.0, 3.0])
+    parser.add_argument(
+        "--race", nargs="+", default=["none"], help="choice.race_se values ('none': no racing)"
+    )
     args = parser.parse_args()
     os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
     mlflow.set_tracking_uri(f"sqlite:///{args.store.resolve() / 'mlflow.db'}")
@@ -80,27 +95,21 @@ def main() -> None:
     arms = set.intersection(*(set(summaries[s]["metrics"]) for s in seeds))
     auc = {a: np.array([summaries[s]["metrics"][a]["auc"] for s in seeds]) for a in arms}
     rules = []
-    for label, prefer in PREFERENCES.items():
-        for tolerance in args.tolerance:
-            chosen = [
-                replay(
-                    predictions[s],
-                    {n: c["transfer"] for n, c in summaries[s]["cv"].items()},
-                    s,
-                    prefer,
-                    tolerance,
-                )
-                for s in seeds
-            ]
-            registered = np.array([auc[c][i] for i, c in enumerate(chosen)])
-            rules.append(
-                {
-                    "prefer": label,
-                    "tolerance_se": tolerance,
-                    **against_baselines(registered, auc),
-                    "chosen_per_seed": chosen,
-                }
-            )
+    races = [None if r == "none" else float(r) for r in args.race]
+    for (label, prefer), tolerance, race in product(PREFERENCES.items(), args.tolerance, races):
+        chosen = [
+            replay(predictions[s], summaries[s]["cv"], s, prefer, tolerance, race) for s in seeds
+        ]
+        registered = np.array([auc[c][i] for i, c in enumerate(chosen)])
+        rules.append(
+            {
+                "prefer": label,
+                "tolerance_se": tolerance,
+                "race_se": race,
+                **against_baselines(registered, auc),
+                "chosen_per_seed": chosen,
+            }
+        )
     print(
         json.dumps(
             {"benchmark": "choice_rules", "store": str(args.store), "seeds": seeds, "rules": rules}

@@ -88,7 +88,8 @@ def paired_se(
 @dataclass(frozen=True)
 class CVResult:
     """`table`: one row per candidate that trained (mean and std over the repeats it ran,
-    how many it ran, transfer, seconds spent training, one column per repeat); `failed`:
+    how many it ran, transfer, seconds spent training, a blend's members joined by commas,
+    one column per repeat); `failed`:
     candidate -> why it could not train; `folds`: the folds used; `oof`: candidate -> its
     out_of_fold predictions (one row per repeat it ran)."""
 
@@ -194,6 +195,7 @@ def cross_validate(
         out = raced_out(candidates, fits.oof(), y, metric, race_se, keep, seed)
         fits.run([c for c in candidates if c.name not in out], rest)
     transfer = {c.name: c.transfer for c in candidates}
+    members = {c.name: ",".join(c.members) for c in candidates if isinstance(c, Blend)}
     oof = fits.oof()
     scores = {name: repeat_scores(y, o, metric) for name, o in oof.items()}
     table = pd.DataFrame(
@@ -204,6 +206,7 @@ def cross_validate(
                 "repeats": len(s),
                 "transfer": transfer[name],
                 "seconds": fits.seconds.get(name, 0.0),
+                "members": members.get(name, ""),
                 **{f"repeat_{i}": v for i, v in enumerate(s)},
             }
             for name, s in scores.items()

@@ -190,7 +190,11 @@ def choose_model(
             model_uri = adapted["model_uri"]
         else:
             model_uri = log_scorer(Path(paths[choice.name]), target).model_uri
-        table = cv.table[["mean", "std", "transfer", "seconds"]] if cv else pd.DataFrame()
+        table = (
+            cv.table[["mean", "std", "repeats", "transfer", "seconds", "members"]]
+            if cv
+            else pd.DataFrame()
+        )
         text = choice_text(choice, table, failed, modality.metric)
         print(text)
         mlflow.log_text(text, "choice/choice.md")
@@ -222,6 +226,8 @@ def result(run_id, choice: Choice, model_uri: str, paths: dict, failed: dict, ta
                 "std": float(r["std"]),
                 "transfer": bool(r["transfer"]),
                 "seconds": float(r["seconds"]),
+                "repeats": int(r["repeats"]),
+                "members": [m for m in r["members"].split(",") if m],
             }
             for n, r in table.iterrows()
         },
@@ -232,8 +238,9 @@ def choice_text(choice: Choice, table: pd.DataFrame, failed: dict, metric: str) 
     """The CV table, the failures and the choice in words (printed and logged)."""
     lines = []
     if not table.empty:
-        shown = table.astype({"mean": float, "std": float}).sort_values("mean", ascending=False)
-        shown.columns = [f"cv_{metric}", f"cv_{metric}_std", "transfer", "cv_seconds"]
+        shown = table.drop(columns="members").astype({"mean": float, "std": float})
+        shown = shown.sort_values("mean", ascending=False)
+        shown.columns = [f"cv_{metric}", f"cv_{metric}_std", "cv_repeats", "transfer", "cv_seconds"]
         lines.append(to_markdown(shown.round(4)))
     lines += [f"candidate {name} skipped: {why}" for name, why in failed.items()]
     lines.append(f"chose {choice.name}: {choice.reason}")
