@@ -63,10 +63,11 @@ def run_seed(case: str, seed: int, tmp: Path, changes: dict) -> tuple[dict, floa
         cwd=REPO_ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     prepared = time.perf_counter() - start
+    path = {"path": str(data / TABLES.get(case, "manifest.csv"))}
     variant = {
         "base": str(REPO_ROOT / "configs" / CONFIGS[case]),
-        "data": {"path": str(data / TABLES.get(case, "manifest.csv"))},
         **changes,
+        "data": {**changes.get("data", {}), **path},
     }
     config, summary = tmp / f"config-{seed}.yaml", tmp / f"summary-{seed}.json"
     config.write_text(yaml.safe_dump(variant))

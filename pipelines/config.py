@@ -103,7 +103,7 @@ class ChoiceConfig(Strict):
     candidates: list[str] | None = None
     prefer: list[str] | None = None
     tolerance_se: float = Field(2.0, ge=0.0)
-    race_se: float | None = Field(3.0, ge=0.0)
+    race_se: float | None = Field(2.0, ge=0.0)
 
 
 class RegistryConfig(Strict):
