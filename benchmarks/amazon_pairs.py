@@ -19,10 +19,13 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from image_pipeline import override, run_seed  # benchmarks/image_pipeline.py, beside this file
+from image_pipeline import (
+    override,
+    run_seed,
+    summarised,
+)  # benchmarks/image_pipeline.py, beside this file
 from machine import machine
 
-from components.evaluation import summarise_seeds
 from pipelines.config import merge
 
 DOMAINS = ("books", "dvd", "electronics", "kitchen")
@@ -81,13 +84,7 @@ def main() -> None:
                 "config": "amazon_books_kitchen.yaml",
                 "overrides": changes,
                 "seeds": args.seeds,
-                "average_over_pairs": {
-                    arm: {
-                        **{k: round(x, 4) for k, x in summarise_seeds(v).items()},
-                        "per_seed": [round(x, 4) for x in v],
-                    }
-                    for arm, v in average.items()
-                },
+                "average_over_pairs": summarised(average),
                 "pairs": pairs,
                 "targets": {"average_accuracy": 0.86},
                 "machine": machine(),

@@ -79,6 +79,17 @@ def run_seed(case: str, seed: int, tmp: Path, changes: dict) -> tuple[dict, floa
     return json.loads(summary.read_text()), prepared, time.perf_counter() - start
 
 
+def summarised(per_seed: dict[str, list[float]]) -> dict:
+    """Each arm's mean and spread over seeds (`summarise_seeds`) and its per-seed values."""
+    return {
+        arm: {
+            **{k: round(x, 4) for k, x in summarise_seeds(v).items()},
+            "per_seed": [round(x, 4) for x in v],
+        }
+        for arm, v in per_seed.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--case", choices=sorted(CONFIGS), default="rotating-mnist")
@@ -100,13 +111,7 @@ def main() -> None:
                 "config": CONFIGS[args.case],
                 "overrides": changes,
                 "seeds": args.seeds,
-                "accuracy": {
-                    arm: {
-                        **{k: round(x, 4) for k, x in summarise_seeds(v).items()},
-                        "per_seed": [round(x, 4) for x in v],
-                    }
-                    for arm, v in per_seed.items()
-                },
+                "accuracy": summarised(per_seed),
                 "registered_candidates": chosen,
                 "wall_s_prepare": [round(p, 1) for _, p, _ in results],
                 "wall_s_run": [round(t, 1) for _, _, t in results],
