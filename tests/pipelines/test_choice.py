@@ -113,6 +113,12 @@ def test_where_the_source_is_harmful_a_model_without_transfer_is_registered(
     choice = summary["choice"]
     assert not choice["transfer"] and summary["registered_model"]["candidate"] in PLAIN
     assert "registered the model without transfer" in choice["reason"]
+    # Racing: blends and their members run every repeat; the rest one or both.
+    cv = summary["cv"]
+    blends = {name: c["members"] for name, c in cv.items() if c["members"]}
+    assert blends and all(cv[m]["repeats"] == 2 for ms in blends.values() for m in ms)
+    assert all(cv[name]["repeats"] == 2 for name in blends)
+    assert {c["repeats"] for c in cv.values()} <= {1, 2}
     # The guard holds on the test rows too: the registered model beats the pooled ones.
     metrics = summary["metrics"]
     assert metrics[choice["name"]]["auc"] > max(
