@@ -89,9 +89,8 @@ def paired_se(
 class CVResult:
     """`table`: one row per candidate that trained (mean and std over the repeats it ran,
     how many it ran, transfer, seconds spent training, a blend's members joined by commas,
-    one column per repeat); `failed`:
-    candidate -> why it could not train; `folds`: the folds used; `oof`: candidate -> its
-    out_of_fold predictions (one row per repeat it ran)."""
+    one column per repeat); `failed`: candidate -> why it could not train; `folds`: the
+    folds used; `oof`: candidate -> its out_of_fold predictions (a row per repeat it ran)."""
 
     table: pd.DataFrame
     failed: dict[str, str]
@@ -101,10 +100,12 @@ class CVResult:
 
 class _Fits:
     """Each candidate's held-out predictions, fold index -> array, filled one batch of folds
-    at a time; a candidate that raises is recorded in `failed` and never fitted again."""
+    at a time; a candidate that raises is recorded in `failed` and never fitted again, and
+    one that ignores the target rows is fitted once (`models`)."""
 
     def __init__(self, rows: pd.DataFrame, folds: list[Fold]):
         self.rows, self.folds = rows, folds
+        self.models: dict[str, object] = {}
         self.predictions: dict[str, dict[int, np.ndarray]] = {}
         self.seconds: dict[str, float] = {}
         self.failed: dict[str, str] = {}
@@ -126,7 +127,9 @@ class _Fits:
                 continue
             start = time.perf_counter()
             try:
-                once = None if candidate.uses_target else candidate.fit(self.rows.iloc[:0])
+                if not candidate.uses_target and name not in self.models:
+                    self.models[name] = candidate.fit(self.rows.iloc[:0])
+                once = self.models.get(name)
                 for i in indices:
                     fold = self.folds[i]
                     model = once or candidate.fit(self.rows.iloc[fold.train])

@@ -203,8 +203,13 @@ def test_a_recipe_that_ignores_the_target_is_fitted_once():
         return Fixed("good")
 
     candidate = Candidate("source", False, fit, uses_target=False)
+    far_behind = Candidate("noise", False, lambda t: Fixed("bad"))
     cross_validate([candidate], rows, y, roc_auc_score, make_folds(y, 5, 2, 0))
     assert calls == [0]
+    raced = cross_validate(
+        [candidate, far_behind], rows, y, roc_auc_score, make_folds(y, 5, 2, 0), race_se=2.0
+    )
+    assert calls == [0, 0] and raced.table.loc["noise", "repeats"] == 1
 
 
 def test_racing_drops_a_candidate_far_behind_its_kind_after_the_first_repeat():
