@@ -6,7 +6,7 @@ text exactly as training did, with nothing downloaded."""
 from __future__ import annotations
 
 import gzip
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from components.data.classes import class_indices
+from components.data.denoising import denoised, fit_denoisers
 from components.data.loading import ROW_ID
 from components.errors import StepstoneError
 
@@ -101,13 +102,15 @@ class TextEncoding:
 @dataclass(frozen=True)
 class TfidfEncoder(TextEncoding):
     """TF-IDF over unigrams..`ngram_max`-grams with the vocabulary and idf weights fitted on
-    the source texts; dense float32 rows [n, vocabulary]."""
+    the source texts; dense float32 rows [n, vocabulary], followed by the outputs of the mSDA
+    layers in `denoisers` when there are any (components.data.denoising)."""
 
     text_column: str
     classes: list
     vocabulary: dict[str, int]
     idf: list[float]
     ngram_max: int = 2
+    denoisers: list = field(default_factory=list)  # float16 tensors, one per mSDA layer
     kind: str = field(default="text_tfidf", init=False)
 
     @classmethod
@@ -128,6 +131,16 @@ class TfidfEncoder(TextEncoding):
         vocabulary = {str(t): int(i) for t, i in vectoriser.vocabulary_.items()}
         return cls(text_column, list(classes), vocabulary, vectoriser.idf_.tolist(), ngram_max)
 
+    def with_denoisers(
+        self, rows: pd.DataFrame, layers: int, noise: float, width: int
+    ) -> TfidfEncoder:
+        """This encoder followed by `layers` mSDA layers learned on the rows' texts."""
+        import torch
+
+        weights = fit_denoisers(self._tfidf(rows), layers, noise, width)
+        state = [torch.from_numpy(w).half() for w in weights]
+        return replace(self, denoisers=state)
+
     @cached_property
     def _vectoriser(self):
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -140,11 +153,21 @@ class TfidfEncoder(TextEncoding):
 
     @property
     def width(self) -> int:
-        return len(self.vocabulary)
+        return len(self.vocabulary) + sum(len(w) for w in self.denoisers)
 
-    def transform(self, rows: pd.DataFrame) -> np.ndarray:
+    def _tfidf(self, rows: pd.DataFrame) -> np.ndarray:
         matrix = self._vectoriser.transform(texts_of(rows, self.text_column))
         return matrix.astype(np.float32).toarray()
+
+    def transform(self, rows: pd.DataFrame) -> np.ndarray:
+        vectors = self._tfidf(rows)
+        if not self.denoisers:
+            return vectors
+        return denoised(vectors, self._denoiser_weights)
+
+    @cached_property
+    def _denoiser_weights(self) -> list[np.ndarray]:
+        return [w.float().numpy() for w in self.denoisers]
 
 
 @dataclass(frozen=True)

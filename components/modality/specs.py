@@ -124,10 +124,24 @@ class TextData(DataSpec):
     label: ClassLabel
 
 
+class Denoising(BaseModel):
+    """mSDA layers over the TF-IDF vectors (components.data.denoising), learned from every
+    text of the run that is not a target test row (texts only, never labels). `layers` 0:
+    none; `noise`: the share of features each corruption drops; `width`: the features
+    the layers reconstruct (the ones in the most texts)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    layers: int = Field(0, ge=0, le=5)
+    noise: float = Field(0.5, gt=0.0, lt=1.0)
+    width: int = Field(1000, ge=1)
+
+
 class TfidfModel(BaseModel):
     """TF-IDF into an MLP. `vocabulary`: the terms and their weights come from the source
     texts alone (`source`) or from every text of the run that is not a target test row
-    (`all`: source, pool, labelled and unlabelled target; texts only, never labels)."""
+    (`all`: source, pool, labelled and unlabelled target; texts only, never labels).
+    `denoise`: mSDA features learned from those same texts, next to the TF-IDF ones."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -138,6 +152,7 @@ class TfidfModel(BaseModel):
     min_df: int = Field(2, ge=1)
     hidden: list[int] = Field(default_factory=lambda: [256])
     dropout: float = Field(0.5, ge=0.0, lt=1.0)
+    denoise: Denoising = Field(default_factory=Denoising)
 
 
 def shipped_minilm() -> Path:

@@ -44,7 +44,10 @@ class Text(Classified):
 
     @property
     def encoder_learns_inputs(self) -> bool:
-        return isinstance(self.model, TfidfModel) and self.model.vocabulary == "all"
+        spec = self.model
+        return isinstance(spec, TfidfModel) and (
+            spec.vocabulary == "all" or spec.denoise.layers > 0
+        )
 
     def fit_encoder(
         self, source: pd.DataFrame, inputs: pd.DataFrame | None = None
@@ -52,12 +55,20 @@ class Text(Classified):
         column, classes, spec = self.data.text_column, self.data.label.classes, self.model
         if isinstance(spec, TransformerModel):
             return TokenEncoder.fit(source, column, classes, spec.folder(), spec.max_length)
-        texts = source[[column]]
-        if inputs is not None:  # handed over only when encoder_learns_inputs
-            texts = pd.concat([texts, inputs[[column]]], ignore_index=True)
-        return TfidfEncoder.fit(
-            texts, column, classes, spec.max_features, spec.ngram_max, spec.min_df
+        # inputs: handed over only when encoder_learns_inputs
+        every = pd.concat([source[[column]], *([] if inputs is None else [inputs[[column]]])])
+        encoder = TfidfEncoder.fit(
+            every if spec.vocabulary == "all" else source[[column]],
+            column,
+            classes,
+            spec.max_features,
+            spec.ngram_max,
+            spec.min_df,
         )
+        if spec.denoise.layers == 0:
+            return encoder
+        denoise = spec.denoise
+        return encoder.with_denoisers(every, denoise.layers, denoise.noise, denoise.width)
 
     def candidates(self, source, pool, pool_score, network, encoder, seed):
         """Logistic regressions on the TF-IDF features (components.candidates.texts); none

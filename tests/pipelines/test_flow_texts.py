@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from dataclasses import replace
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
+from components.data.denoising import fit_denoisers
 from components.models import checkpoint
 from pipelines.cli import main
 from pipelines.config import CANDIDATES, load_config
@@ -113,6 +116,35 @@ def test_a_vocabulary_from_all_non_test_texts_never_sees_a_test_review(
     _, encoder = checkpoint.load(f"{folder}/source.pt")
     for i in rows.index[kitchen]:
         assert (f"tag{i}" in encoder.vocabulary) == (i not in test_ids), i
+
+
+def test_denoising_layers_learn_from_the_non_test_texts_alone(
+    prefect_server, mlflow_store, tmp_path
+):
+    """model.denoise: the mSDA layers in the source checkpoint are exactly those learned from
+    the source, pool and non-test kitchen texts; with the test texts they would differ.
+    The registered model scores raw texts through them."""
+    raw = text_config(
+        write_user_texts(tmp_path), name="denoised", model={"denoise": {"layers": 2, "width": 8}}
+    )
+    summary = run(tmp_path, raw)
+    _, splits = build_splits(load_config(write_config(tmp_path, raw)))
+    folder = mlflow.artifacts.download_artifacts(
+        run_id=summary["source"]["run_id"], artifact_path="checkpoint", dst_path=str(tmp_path)
+    )
+    _, encoder = checkpoint.load(f"{folder}/source.pt")
+    assert [tuple(w.shape) for w in encoder.denoisers] == [(8, encoder.width - 16 + 1), (8, 9)]
+    names = ("source", "intermediate", "target_labelled", "target_unlabelled")
+    seen = pd.concat([splits[name][["text"]] for name in names])
+    bare = replace(encoder, denoisers=[])
+    expected = fit_denoisers(bare.transform(seen), 2, 0.5, 8)
+    with_test = fit_denoisers(bare.transform(pd.concat([seen, splits["target_test"]])), 2, 0.5, 8)
+    stored = encoder.denoisers[0].float().numpy()
+    assert np.allclose(stored, expected[0], atol=2e-3 * np.abs(expected[0]).max())
+    assert not np.allclose(stored, with_test[0], atol=2e-3 * np.abs(expected[0]).max())
+    texts = pd.DataFrame({"text": ["this kettle leaks awful", "great pan love it"]})
+    served = mlflow.pyfunc.load_model(summary["model_uri"]).predict(texts)
+    assert set(served["label"]) <= {"negative", "positive"} and len(served) == 2
 
 
 def write_config(tmp_path, raw: dict):
