@@ -7,6 +7,7 @@ target test accuracy (mean and spread over seeds), and wall times. Each pair's r
 goes to stderr as it finishes, so a long run that is stopped keeps what it measured.
 
     uv run python benchmarks/amazon_pairs.py [--seeds 0 1 2] [--set target.labelled=100]
+        [--done stopped_run.err]
 """
 
 from __future__ import annotations
@@ -65,14 +66,28 @@ def run_pair(source: str, target: str, seeds: list[int], changes: dict) -> dict:
     }
 
 
+def measured(path: Path) -> list[dict]:
+    """The per-pair JSON lines of an earlier run's stderr."""
+    lines = path.read_text().splitlines()
+    return [json.loads(line) for line in lines if line.startswith('{"pair"')]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--set", nargs="*", default=[], help="config overrides, key.path=value")
+    parser.add_argument(
+        "--done",
+        type=Path,
+        help="a stopped run's stderr: the pairs it measured (its JSON lines) are kept, not rerun",
+    )
     args = parser.parse_args()
     changes = override(args.set)
-    pairs = []
+    pairs = measured(args.done) if args.done else []
+    done = {p["pair"] for p in pairs}
     for source, target in itertools.permutations(DOMAINS, 2):
+        if f"{source}->{target}" in done:
+            continue
         pairs.append(run_pair(source, target, args.seeds, changes))
         print(json.dumps(pairs[-1]), file=sys.stderr, flush=True)
     # the average over the 12 pairs, one value per seed, then its mean and spread over seeds
