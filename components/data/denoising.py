@@ -19,6 +19,11 @@ def _with_bias(x: np.ndarray) -> np.ndarray:
     return np.hstack([x, np.ones((len(x), 1), dtype=x.dtype)])
 
 
+def _output(hidden: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """One layer's output tanh(W [h; 1])."""
+    return np.tanh(_with_bias(hidden) @ w.T)
+
+
 def denoising_layer(x: np.ndarray, noise: float, keep: np.ndarray) -> np.ndarray:
     """W [len(keep), d + 1] minimising E ||x[:, keep] - W [x~; 1]||^2 over dropout x~ of x."""
     xb = _with_bias(x)
@@ -38,7 +43,7 @@ def fit_denoisers(x: np.ndarray, layers: int, noise: float, width: int) -> list[
     weights, hidden = [], x
     for _ in range(layers):
         weights.append(denoising_layer(hidden, noise, keep))
-        hidden = np.tanh(_with_bias(hidden) @ weights[-1].T)
+        hidden = _output(hidden, weights[-1])
         keep = np.arange(hidden.shape[1])
     return weights
 
@@ -47,6 +52,6 @@ def denoised(x: np.ndarray, weights: list[np.ndarray]) -> np.ndarray:
     """x next to every layer's output: [n, d + sum of the layers' widths]."""
     parts, hidden = [x], x
     for w in weights:
-        hidden = np.tanh(_with_bias(hidden) @ w.T)
+        hidden = _output(hidden, w)
         parts.append(hidden)
     return np.hstack(parts).astype(np.float32)

@@ -55,19 +55,17 @@ class Text(Classified):
         column, classes, spec = self.data.text_column, self.data.label.classes, self.model
         if isinstance(spec, TransformerModel):
             return TokenEncoder.fit(source, column, classes, spec.folder(), spec.max_length)
-        # inputs: handed over only when encoder_learns_inputs
-        every = pd.concat([source[[column]], *([] if inputs is None else [inputs[[column]]])])
+        texts = source[[column]]
+        every = texts  # with the non-test inputs, handed over only when encoder_learns_inputs
+        if inputs is not None:
+            every = pd.concat([texts, inputs[[column]]], ignore_index=True)
+        vocabulary = every if spec.vocabulary == "all" else texts
         encoder = TfidfEncoder.fit(
-            every if spec.vocabulary == "all" else source[[column]],
-            column,
-            classes,
-            spec.max_features,
-            spec.ngram_max,
-            spec.min_df,
+            vocabulary, column, classes, spec.max_features, spec.ngram_max, spec.min_df
         )
-        if spec.denoise.layers == 0:
-            return encoder
         denoise = spec.denoise
+        if denoise.layers == 0:
+            return encoder
         return encoder.with_denoisers(every, denoise.layers, denoise.noise, denoise.width)
 
     def candidates(self, source, pool, pool_score, network, encoder, seed):
