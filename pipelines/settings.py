@@ -11,6 +11,8 @@ import warnings
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from components.errors import StepstoneError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OFFLINE_DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -33,9 +35,19 @@ def configure_offline() -> None:
     for key, value in OFFLINE_DEFAULTS.items():
         os.environ.setdefault(key, value)
     quiet_libraries()
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logging.getLogger(name).addFilter(_user_error_without_traceback)
     warnings.filterwarnings(
         "ignore", message=".*Integer columns in Python cannot represent missing values.*"
     )
+
+
+def _user_error_without_traceback(record: logging.LogRecord) -> bool:
+    """Keep Prefect's one-line log of a failed flow or task run, but drop the traceback when
+    the error is a StepstoneError: the user's input caused it and its message names the fix."""
+    if record.exc_info and isinstance(record.exc_info[1], StepstoneError):
+        record.exc_info = record.exc_text = None
+    return True
 
 
 def quiet_libraries() -> None:

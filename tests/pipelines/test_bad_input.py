@@ -35,7 +35,17 @@ def run_bad(config, capsys, experiment="stepstone-test"):
     code = main(["run", "--config", str(config)])
     err = capsys.readouterr().err
     assert registry_state(client) == before, "a failed run must not register or move aliases"
+    assert "Traceback" not in err, err
     return code, err, latest_run(client, experiment)
+
+
+def assert_logged_without_traceback(caplog, expected: str) -> None:
+    """Prefect logged the failed run's error in one line: the user caused it, so no traceback."""
+    failures = [
+        r for r in caplog.records if r.name.startswith("prefect.") and expected in r.getMessage()
+    ]
+    assert failures, "Prefect should log the failed run with its error"
+    assert all(r.exc_info is None for r in failures)
 
 
 def break_data(bank_slice: pd.DataFrame, how: str) -> pd.DataFrame:
@@ -64,13 +74,14 @@ def break_data(bank_slice: pd.DataFrame, how: str) -> pd.DataFrame:
         ("unknown_label", "maybe"),
     ],
 )
-def test_bad_data_fails_validation(how, expected, first_run, bank_slice, tmp_path, capsys):
+def test_bad_data_fails_validation(how, expected, first_run, bank_slice, tmp_path, capsys, caplog):
     data = tmp_path / "bank.csv"
     break_data(bank_slice, how).to_csv(data, sep=";", index=False)
     code, err, run = run_bad(write_config(tmp_path / "c.yaml", data), capsys)
     assert code == 2
     assert "data validation failed" in err and expected in err
     assert run.info.status == "FAILED" and expected in run.data.tags["error"]
+    assert_logged_without_traceback(caplog, expected)
 
 
 def test_empty_domain(first_run, bank_slice, tmp_path, capsys):
@@ -113,12 +124,13 @@ def test_missing_and_unreadable_files(first_run, tmp_path, capsys):
     assert run.info.status == "FAILED"
 
 
-def test_malformed_yaml_and_unknown_key(first_run, scenario_config, tmp_path, capsys):
+def test_malformed_yaml_and_unknown_key(first_run, scenario_config, tmp_path, capsys, caplog):
     broken = tmp_path / "broken.yaml"
     broken.write_text("name: [unclosed\n")
     code, err, run = run_bad(broken, capsys, experiment="stepstone")
     assert code == 2 and "not valid YAML" in err
     assert run.info.status == "FAILED" and "YAML" in run.data.tags["error"]
+    assert_logged_without_traceback(caplog, "not valid YAML")
 
     typo = tmp_path / "typo.yaml"
     typo.write_text(scenario_config.read_text().replace("pretrain:", "pretrian:"))
