@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -21,6 +22,17 @@ def _check_servers() -> None:
     check_prefect()
 
 
+def _import_flow(module: str, name: str):
+    """Import a flow while the local Prefect API server starts beside it (no wait later)."""
+    from pipelines.servers import start_local_prefect
+
+    starting = start_local_prefect()
+    flow = getattr(importlib.import_module(module), name)
+    if starting:
+        starting.join()
+    return flow
+
+
 def parse_set(item: str) -> tuple[str, object]:
     """`--set choice.folds=3` -> ("choice.folds", 3): the value is read as YAML."""
     import yaml
@@ -33,7 +45,7 @@ def parse_set(item: str) -> tuple[str, object]:
 
 def _run(args: argparse.Namespace) -> int:
     _check_servers()
-    from pipelines.flow import stepstone
+    stepstone = _import_flow("pipelines.flow", "stepstone")
 
     overrides = dict(parse_set(item) for item in args.set)
     if args.seed is not None:
@@ -58,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from pipelines.sweep import run_sweep
+    run_sweep = _import_flow("pipelines.sweep", "run_sweep")
 
     summary = run_sweep(str(args.config))
     print(summary["table"])
@@ -76,7 +88,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def _retrain(args: argparse.Namespace) -> int:
     _check_servers()
-    from pipelines.retrain import retrain
+    retrain = _import_flow("pipelines.retrain", "retrain")
 
     result = retrain(
         config_path=str(args.config) if args.config else None, only_new_data=args.only_new_data

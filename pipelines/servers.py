@@ -3,7 +3,9 @@ StepstoneError within seconds, instead of minutes of client retries."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 import urllib.error
 import urllib.request
 
@@ -60,3 +62,21 @@ def check_mlflow(uri: str) -> None:
     """Check an HTTP(S) MLflow tracking server; file and sqlite stores need no check."""
     if is_http(uri):
         check_reachable(uri, "MLFLOW_TRACKING_URI", "/health")
+
+
+def start_local_prefect() -> threading.Thread | None:
+    """With no PREFECT_API_URL, Prefect starts a local (ephemeral) API server when the first
+    flow runs: 15-20 s on 2 cores with a new PREFECT_HOME. Start it now in a thread, while
+    the pipeline's modules import, and join the thread before running the flow, which then
+    finds it up (Prefect keeps one such server per process)."""
+    if prefect_api_url():
+        return None
+    from prefect.server.api.server import SubprocessASGIServer
+
+    def start() -> None:
+        with contextlib.suppress(Exception):  # on failure the flow starts it again and says why
+            SubprocessASGIServer().start()
+
+    thread = threading.Thread(target=start, name="prefect-api", daemon=True)
+    thread.start()
+    return thread

@@ -238,3 +238,42 @@ def test_a_password_in_a_server_url_is_never_printed(monkeypatch):
     with pytest.raises(StepstoneError) as error:
         tracking.configure()
     assert "s3cret" not in str(error.value) and "me:***@127.0.0.1" in str(error.value)
+
+
+LOCAL_API = """
+import json, urllib.request
+from pipelines.settings import configure_offline
+configure_offline()
+from prefect import flow
+from prefect.client.orchestration import get_client
+from prefect.server.api.server import SubprocessASGIServer
+from pipelines.servers import start_local_prefect
+
+start_local_prefect().join()
+server = SubprocessASGIServer()
+with urllib.request.urlopen(server.api_url + "/health", timeout=5) as answer:
+    healthy = answer.status == 200
+
+@flow
+def which_api() -> str:
+    return get_client(sync_client=True).api_url
+
+print(json.dumps({"healthy": healthy, "started": server.api_url, "flow": str(which_api())}))
+"""
+
+
+def test_the_local_prefect_api_starts_early_and_the_flow_uses_it(tmp_path):
+    """Without PREFECT_API_URL, the CLI starts Prefect's local API while the pipeline imports;
+    the flow then runs against that server rather than starting a second one."""
+    done = python(clean_env(PREFECT_HOME=str(tmp_path)), "-c", LOCAL_API, timeout=180)
+    assert done.returncode == 0, done.stderr[-4000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["healthy"]
+    assert result["flow"].rstrip("/") == result["started"].rstrip("/")
+
+
+def test_no_local_prefect_api_when_a_server_is_configured(monkeypatch):
+    from pipelines.servers import start_local_prefect
+
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    assert start_local_prefect() is None
