@@ -3,34 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
 from pathlib import Path
 
 from components.errors import StepstoneError
+from pipelines.servers import check_mlflow, check_prefect, local_prefect_starting
 from pipelines.settings import configure_offline
 
 
 def _check_servers() -> None:
     """Fail within seconds, naming the variable, when a configured server is unreachable."""
-    from pipelines.servers import check_mlflow, check_prefect
     from pipelines.settings import tracking_uri
 
     check_mlflow(tracking_uri())
     check_prefect()
-
-
-def _import_flow(module: str, name: str):
-    """Import a flow while the local Prefect API server starts beside it (no wait later)."""
-    from pipelines.servers import start_local_prefect
-
-    starting = start_local_prefect()
-    flow = getattr(importlib.import_module(module), name)
-    if starting:
-        starting.join()
-    return flow
 
 
 def parse_set(item: str) -> tuple[str, object]:
@@ -45,7 +33,8 @@ def parse_set(item: str) -> tuple[str, object]:
 
 def _run(args: argparse.Namespace) -> int:
     _check_servers()
-    stepstone = _import_flow("pipelines.flow", "stepstone")
+    with local_prefect_starting():
+        from pipelines.flow import stepstone
 
     overrides = dict(parse_set(item) for item in args.set)
     if args.seed is not None:
@@ -70,7 +59,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    run_sweep = _import_flow("pipelines.sweep", "run_sweep")
+    with local_prefect_starting():
+        from pipelines.sweep import run_sweep
 
     summary = run_sweep(str(args.config))
     print(summary["table"])
@@ -88,7 +78,8 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def _retrain(args: argparse.Namespace) -> int:
     _check_servers()
-    retrain = _import_flow("pipelines.retrain", "retrain")
+    with local_prefect_starting():
+        from pipelines.retrain import retrain
 
     result = retrain(
         config_path=str(args.config) if args.config else None, only_new_data=args.only_new_data
@@ -100,7 +91,6 @@ def _retrain(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from pipelines.servers import check_prefect
     from pipelines.settings import redacted, tracking_uri
 
     _check_servers()

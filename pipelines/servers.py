@@ -64,13 +64,15 @@ def check_mlflow(uri: str) -> None:
         check_reachable(uri, "MLFLOW_TRACKING_URI", "/health")
 
 
-def start_local_prefect() -> threading.Thread | None:
+@contextlib.contextmanager
+def local_prefect_starting():
     """With no PREFECT_API_URL, Prefect starts a local (ephemeral) API server when the first
-    flow runs: 15-20 s on 2 cores with a new PREFECT_HOME. Start it now in a thread, while
-    the pipeline's modules import, and join the thread before running the flow, which then
-    finds it up (Prefect keeps one such server per process)."""
+    flow runs: 15-20 s on 2 cores with a new PREFECT_HOME. Inside this block (while the
+    pipeline's modules import) that server starts in a thread; leaving the block waits for
+    it, and the flow then finds it up (Prefect keeps one such server per process)."""
     if prefect_api_url():
-        return None
+        yield
+        return
     from prefect.server.api.server import SubprocessASGIServer
 
     def start() -> None:
@@ -79,4 +81,7 @@ def start_local_prefect() -> threading.Thread | None:
 
     thread = threading.Thread(target=start, name="prefect-api", daemon=True)
     thread.start()
-    return thread
+    try:
+        yield
+    finally:
+        thread.join()

@@ -247,9 +247,10 @@ configure_offline()
 from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.server.api.server import SubprocessASGIServer
-from pipelines.servers import start_local_prefect
+from pipelines.servers import local_prefect_starting
 
-start_local_prefect().join()
+with local_prefect_starting():
+    pass
 server = SubprocessASGIServer()
 with urllib.request.urlopen(server.api_url + "/health", timeout=5) as answer:
     healthy = answer.status == 200
@@ -273,7 +274,10 @@ def test_the_local_prefect_api_starts_early_and_the_flow_uses_it(tmp_path):
 
 
 def test_no_local_prefect_api_when_a_server_is_configured(monkeypatch):
-    from pipelines.servers import start_local_prefect
+    import threading
+
+    from pipelines.servers import local_prefect_starting
 
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
-    assert start_local_prefect() is None
+    with local_prefect_starting():
+        assert "prefect-api" not in {t.name for t in threading.enumerate()}
