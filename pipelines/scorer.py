@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 
 import pandas as pd
-import torch
 from mlflow.exceptions import MlflowException
 from mlflow.models import set_model
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
@@ -37,7 +36,6 @@ class TabularScorer(PythonModel):
     and its `probability` for a k-class one (checkpoint.answer)."""
 
     def load_context(self, context) -> None:
-        torch.set_num_threads(1)
         self.predictor = load_predictor(context.artifacts["model"])
         self.encoder = self.predictor.encoder
 

@@ -59,6 +59,19 @@ def model_uri(store, bank_slice, tmp_path_factory) -> str:
     return f"models:/{MODEL}/1"
 
 
+def test_loading_the_model_leaves_the_process_thread_budget_alone(model_uri, store, customers):
+    """MLflow loads the model in-process when it logs it (to check the input example); a
+    scorer that set torch's threads there slowed every later stage of the run to one core."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        mlflow.set_tracking_uri(store)
+        mlflow.pyfunc.load_model(model_uri).predict(customers.head(3))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def score(model_uri, store, frame_or_text, tmp_path, monkeypatch, capsys, name="in.csv"):
     """`stepstone score` on a CSV; returns (exit code, stdout, stderr, output path)."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
