@@ -33,12 +33,15 @@ class Candidate:
     scores and the source network are bound into `fit` by whoever builds the candidate.
     `transfer` says whether it adapts what it learns elsewhere to the target (pooling rows
     as they are is not transfer); `uses_target: False` marks a recipe that ignores the
-    target rows, which the cross-validation then fits once."""
+    target rows, which the cross-validation then fits once; `parallel: True` marks a fit
+    that uses no global random state (no torch training), which may then run beside another
+    (components.candidates.lanes)."""
 
     name: str
     transfer: bool
     fit: Callable[[pd.DataFrame], Predictor]
     uses_target: bool = True
+    parallel: bool = False
 
 
 @dataclass(frozen=True)

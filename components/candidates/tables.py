@@ -109,18 +109,18 @@ def table_candidates(ctx: TableContext) -> list[Candidate | Blend]:
         )
         return TreeModel(boosters, votes, schema, enc)
 
+    # Trees and linear models use no global random state: their fits may run side by side.
+    fit = functools.partial(Candidate, parallel=True)
     return [
-        Candidate("target_only", False, linear),
-        Candidate("source_only", False, lambda target: linear(others), uses_target=False),
-        Candidate(
-            "pooled", False, lambda target: linear(pd.concat([others, target], ignore_index=True))
-        ),
-        Candidate("lgbm_target_only", False, lambda target: trees(target, pool=False, **SMALL)),
-        Candidate("lgbm_pooled", False, trees),
-        Candidate("lgbm_balanced", False, balanced),
-        Candidate("lgbm_weighted", True, weighted),
-        Candidate("tradaboost", True, boosted),
-        Candidate("lgbm_source_features", True, lambda target: trees(target, with_features=True)),
+        fit("target_only", False, linear),
+        fit("source_only", False, lambda target: linear(others), uses_target=False),
+        fit("pooled", False, lambda target: linear(pd.concat([others, target], ignore_index=True))),
+        fit("lgbm_target_only", False, lambda target: trees(target, pool=False, **SMALL)),
+        fit("lgbm_pooled", False, trees),
+        fit("lgbm_balanced", False, balanced),
+        fit("lgbm_weighted", True, weighted),
+        fit("tradaboost", True, boosted),
+        fit("lgbm_source_features", True, lambda target: trees(target, with_features=True)),
         Blend("blend", ("transfer", "lgbm_pooled")),
         Blend("blend_all", ("transfer", "lgbm_pooled", "lgbm_weighted", "lgbm_source_features")),
     ]

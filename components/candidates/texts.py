@@ -5,6 +5,7 @@ regression."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,9 +45,10 @@ def text_candidates(
     def pooled(target: pd.DataFrame) -> TfidfLinear:
         return linear(pd.concat([source, target], ignore_index=True))
 
+    fit = functools.partial(Candidate, parallel=True)  # no global random state: side by side
     return [
-        Candidate("tfidf_lr_target_only", False, linear),
-        Candidate("tfidf_lr_source_only", False, lambda t: linear(source), uses_target=False),
-        Candidate("tfidf_lr_pooled", False, pooled),
+        fit("tfidf_lr_target_only", False, linear),
+        fit("tfidf_lr_source_only", False, lambda t: linear(source), uses_target=False),
+        fit("tfidf_lr_pooled", False, pooled),
         Blend("blend", ("transfer", "tfidf_lr_pooled")),
     ]

@@ -17,6 +17,7 @@ import pandas as pd
 from sklearn.model_selection import RepeatedStratifiedKFold
 
 from components.candidates import Blend, Candidate
+from components.candidates.lanes import run_in_lanes
 from components.errors import StepstoneError
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
@@ -111,33 +112,44 @@ class _Fits:
         self.failed: dict[str, str] = {}
 
     def run(self, candidates: list[Candidate | Blend], indices: list[int]) -> None:
-        for candidate in candidates:
-            name = candidate.name
-            if name in self.failed:
-                continue
-            done = self.predictions.setdefault(name, {})
-            if isinstance(candidate, Blend):
-                missing = [m for m in candidate.members if m not in self.predictions]
-                if missing:
-                    self.failed[name] = f"its members {missing} did not train"
-                    del self.predictions[name]
-                    continue
-                for i in indices:
-                    done[i] = np.mean([self.predictions[m][i] for m in candidate.members], axis=0)
-                continue
-            start = time.perf_counter()
-            try:
-                if not candidate.uses_target and name not in self.models:
-                    self.models[name] = candidate.fit(self.rows.iloc[:0])
-                once = self.models.get(name)
-                for i in indices:
-                    fold = self.folds[i]
-                    model = once or candidate.fit(self.rows.iloc[fold.train])
-                    done[i] = model.predict_proba(self.rows.iloc[fold.held_out])
-            except Exception as exc:  # noqa: BLE001 - one broken recipe must not stop the run
-                self.failed[name] = f"{type(exc).__name__}: {exc}"
-                del self.predictions[name]
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+        """The fits in lanes (components.candidates.lanes), then the blends. The table keeps
+        the candidates' order whichever lane finishes first."""
+        for c in candidates:
+            if c.name not in self.failed:
+                self.predictions.setdefault(c.name, {})
+        fits = [c for c in candidates if isinstance(c, Candidate) and c.name not in self.failed]
+        run_in_lanes(fits, lambda candidate: self.fit(candidate, indices))
+        for blend in (c for c in candidates if isinstance(c, Blend)):
+            self.blend(blend, indices)
+
+    def fit(self, candidate: Candidate, indices: list[int]) -> None:
+        name = candidate.name
+        done = self.predictions[name]
+        start = time.perf_counter()
+        try:
+            if not candidate.uses_target and name not in self.models:
+                self.models[name] = candidate.fit(self.rows.iloc[:0])
+            once = self.models.get(name)
+            for i in indices:
+                fold = self.folds[i]
+                model = once or candidate.fit(self.rows.iloc[fold.train])
+                done[i] = model.predict_proba(self.rows.iloc[fold.held_out])
+        except Exception as exc:  # noqa: BLE001 - one broken recipe must not stop the run
+            self.failed[name] = f"{type(exc).__name__}: {exc}"
+            del self.predictions[name]
+        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+    def blend(self, blend: Blend, indices: list[int]) -> None:
+        if blend.name in self.failed:
+            return
+        missing = [m for m in blend.members if m not in self.predictions]
+        if missing:
+            self.failed[blend.name] = f"its members {missing} did not train"
+            self.predictions.pop(blend.name, None)
+            return
+        done = self.predictions[blend.name]
+        for i in indices:
+            done[i] = np.mean([self.predictions[m][i] for m in blend.members], axis=0)
 
     def oof(self) -> dict[str, np.ndarray]:
         return {

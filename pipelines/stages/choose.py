@@ -17,6 +17,7 @@ from prefect.artifacts import create_markdown_artifact
 from components import progress
 from components.candidates import Blend, Candidate, NetworkPredictor, Predictor
 from components.candidates.base import MeanPredictor
+from components.candidates.lanes import run_in_lanes
 from components.errors import StepstoneError
 from components.evaluation import to_markdown
 from components.evaluation.cv import (
@@ -84,7 +85,8 @@ def refit_all(candidates: list[Candidate | Blend], target: pd.DataFrame, workdir
     folder.mkdir(exist_ok=True)
     fitted: dict[str, Predictor] = {}
     failed: dict[str, str] = {}
-    for candidate in candidates:
+
+    def refit(candidate: Candidate | Blend) -> None:
         try:
             if isinstance(candidate, Blend):
                 fitted[candidate.name] = MeanPredictor([fitted[m] for m in candidate.members])
@@ -92,10 +94,13 @@ def refit_all(candidates: list[Candidate | Blend], target: pd.DataFrame, workdir
                 fitted[candidate.name] = candidate.fit(target)
         except Exception as exc:  # noqa: BLE001 - reported and skipped, as in the CV
             failed[candidate.name] = f"{type(exc).__name__}: {exc}"
-    paths = {}
-    for name, predictor in fitted.items():
-        paths[name] = str(folder / f"{name}.joblib")
-        joblib.dump(predictor, paths[name])
+
+    run_in_lanes([c for c in candidates if not isinstance(c, Blend)], refit)
+    for blend in (c for c in candidates if isinstance(c, Blend)):
+        refit(blend)
+    paths = {c.name: str(folder / f"{c.name}.joblib") for c in candidates if c.name in fitted}
+    for name, path in paths.items():
+        joblib.dump(fitted[name], path)
     return paths, failed
 
 
