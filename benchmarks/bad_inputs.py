@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import io
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -42,15 +43,23 @@ FAST = {  # small but real training: the doors are what is measured here
 
 
 def cli(args: list[str]) -> tuple[int, str]:
-    """`stepstone ARGS` in this process; its exit code and stderr."""
+    """`stepstone ARGS` in this process; its exit code and what a user would see on stderr:
+    what goes through sys.stderr and the log records Prefect's console handler prints (it
+    holds the original stderr, which redirect_stderr does not reach)."""
     from pipelines.cli import main
 
     err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        try:
-            code = main(args)
-        except SystemExit as exit_:  # argparse's own errors
-            code = exit_.code if isinstance(exit_.code, int) else 1
+    logs = logging.StreamHandler(err)  # the default format appends a record's traceback
+    root = logging.getLogger()
+    root.addHandler(logs)
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            try:
+                code = main(args)
+            except SystemExit as exit_:  # argparse's own errors
+                code = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        root.removeHandler(logs)
     return code, err.getvalue()
 
 
