@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -77,7 +79,10 @@ def local_prefect_starting():
 
     def start() -> None:
         with contextlib.suppress(Exception):  # on failure the flow starts it again and says why
-            SubprocessASGIServer().start()
+            server = SubprocessASGIServer()
+            if not server.running:  # one watchdog per server, however often the CLI is called
+                server.start()
+                stop_when_gone(server.server_process.pid)
 
     thread = threading.Thread(target=start, name="prefect-api", daemon=True)
     thread.start()
@@ -85,3 +90,40 @@ def local_prefect_starting():
         yield
     finally:
         thread.join()
+
+
+# Run as `python -c WATCHDOG SERVER_PID PARENT_PID`, a child of the process that started the
+# server: once that process is gone (its child is handed to another parent), stop the server.
+WATCHDOG = """
+import os, signal, sys, time
+server, parent = int(sys.argv[1]), int(sys.argv[2])
+try:  # a pidfd names this very process, so a reused pid is never signalled
+    handle = os.pidfd_open(server) if hasattr(os, "pidfd_open") else None
+except ProcessLookupError:
+    sys.exit()
+while os.getppid() == parent:
+    time.sleep(1)
+try:
+    if handle is None:
+        os.kill(server, signal.SIGTERM)
+    else:
+        signal.pidfd_send_signal(handle, signal.SIGTERM)
+except ProcessLookupError:
+    pass
+"""
+
+
+def stop_when_gone(server_pid: int) -> None:
+    """Prefect stops its local server at exit (atexit), which a killed process (SIGKILL, the
+    OOM killer, SIGTERM's default action) never reaches: the server would live on, holding a
+    port and ~200 MB. A small watchdog process stops it once this process is gone."""
+    watchdog = subprocess.Popen(
+        [sys.executable, "-c", WATCHDOG, str(server_pid), str(os.getpid())],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _WATCHDOGS.append(watchdog)  # held, not waited for: it ends after this process
+
+
+_WATCHDOGS: list[subprocess.Popen] = []

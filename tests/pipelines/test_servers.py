@@ -273,6 +273,36 @@ def test_the_local_prefect_api_starts_early_and_the_flow_uses_it(tmp_path):
     assert result["flow"].rstrip("/") == result["started"].rstrip("/")
 
 
+KILLED_RUN = """
+import json, os, signal
+from prefect.server.api.server import SubprocessASGIServer
+from pipelines.servers import local_prefect_starting
+
+with local_prefect_starting():
+    pass
+print(json.dumps({"server": SubprocessASGIServer().server_process.pid}), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)  # no atexit: what the OOM killer or kill -9 does
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's bookkeeping is left
+
+
+def test_a_killed_run_does_not_leave_the_local_prefect_api_behind(tmp_path):
+    done = python(clean_env(PREFECT_HOME=str(tmp_path)), "-c", KILLED_RUN, timeout=180)
+    assert done.returncode == -9, done.stderr[-4000:]
+    server = json.loads(done.stdout.strip().splitlines()[-1])["server"]
+    deadline = time.monotonic() + 20
+    while alive(server) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not alive(server), f"Prefect's local server {server} outlived the killed run"
+
+
 def test_no_local_prefect_api_when_a_server_is_configured(monkeypatch):
     import threading
 
