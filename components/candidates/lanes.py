@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from components.candidates.base import Candidate
+from components.candidates.base import Blend, Candidate
 
 LANES = 2  # more lanes than this split a small machine's threads too thin
 
@@ -26,20 +26,31 @@ def lanes_for(threads: int) -> int:
 
 
 def run_in_lanes(
-    candidates: Sequence[Candidate], work: Callable[[Candidate], None], lanes: int | None = None
+    candidates: Sequence[Candidate | Blend],
+    work: Callable[[Candidate | Blend], None],
+    lanes: int | None = None,
 ) -> None:
     """`work(candidate)` for every candidate, in `lanes` threads (default lanes_for the
     process's torch threads), the process's threads split evenly between them while they run
-    (LightGBM takes its thread count from torch's). The candidates not marked `parallel` run in
-    one lane, in order. `work` must record its own errors; one that raises stops the rest."""
-    serial = [c for c in candidates if not c.parallel]
-    jobs = [serial] * bool(serial) + [[c] for c in candidates if c.parallel]
+    (LightGBM takes its thread count from torch's); then, in the caller's thread, for every
+    Blend, in order (its members are fitted by then). The candidates not marked `parallel` run
+    in one lane, in order. `work` must record its own errors; one that raises stops the rest."""
+    fits = [c for c in candidates if isinstance(c, Candidate)]
+    serial = [c for c in fits if not c.parallel]
+    jobs = [serial] * bool(serial) + [[c] for c in fits if c.parallel]
     threads = torch.get_num_threads()
     lanes = lanes_for(threads) if lanes is None else lanes
     if lanes <= 1 or len(jobs) <= 1:
-        for candidate in candidates:
+        for candidate in fits:
             work(candidate)
-        return
+    else:
+        in_lanes(jobs, work, lanes, threads)
+    for blend in (c for c in candidates if isinstance(c, Blend)):
+        work(blend)
+
+
+def in_lanes(jobs: list[list[Candidate]], work, lanes: int, threads: int) -> None:
+    """Each job's candidates in turn, the jobs on `lanes` threads of threads // lanes each."""
     torch.set_num_threads(max(1, threads // lanes))
     try:
         with ThreadPoolExecutor(lanes, thread_name_prefix="stepstone-fit") as pool:

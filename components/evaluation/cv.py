@@ -117,10 +117,10 @@ class _Fits:
         for c in candidates:
             if c.name not in self.failed:
                 self.predictions.setdefault(c.name, {})
-        fits = [c for c in candidates if isinstance(c, Candidate) and c.name not in self.failed]
-        run_in_lanes(fits, lambda candidate: self.fit(candidate, indices))
-        for blend in (c for c in candidates if isinstance(c, Blend)):
-            self.blend(blend, indices)
+        run_in_lanes(
+            [c for c in candidates if c.name not in self.failed],
+            lambda c: (self.blend if isinstance(c, Blend) else self.fit)(c, indices),
+        )
 
     def fit(self, candidate: Candidate, indices: list[int]) -> None:
         name = candidate.name
@@ -140,8 +140,6 @@ class _Fits:
         self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
 
     def blend(self, blend: Blend, indices: list[int]) -> None:
-        if blend.name in self.failed:
-            return
         missing = [m for m in blend.members if m not in self.predictions]
         if missing:
             self.failed[blend.name] = f"its members {missing} did not train"

@@ -95,9 +95,7 @@ def refit_all(candidates: list[Candidate | Blend], target: pd.DataFrame, workdir
         except Exception as exc:  # noqa: BLE001 - reported and skipped, as in the CV
             failed[candidate.name] = f"{type(exc).__name__}: {exc}"
 
-    run_in_lanes([c for c in candidates if not isinstance(c, Blend)], refit)
-    for blend in (c for c in candidates if isinstance(c, Blend)):
-        refit(blend)
+    run_in_lanes(candidates, refit)
     paths = {c.name: str(folder / f"{c.name}.joblib") for c in candidates if c.name in fitted}
     for name, path in paths.items():
         joblib.dump(fitted[name], path)
