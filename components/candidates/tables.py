@@ -2,7 +2,8 @@
 alone, all labelled rows pooled, pooled with domain-balanced weights), and transfer recipes
 for tables: instance transfer with trees (pool rows weighted by the selector's score;
 TrAdaBoost), feature transfer (the source network's embeddings as extra features), and
-blends: the adapted network with pooled LightGBM, and with every tree recipe as well."""
+blends: the adapted network with pooled LightGBM, and with the tree recipes and the pooled
+logistic regression as well."""
 
 from __future__ import annotations
 
@@ -122,5 +123,11 @@ def table_candidates(ctx: TableContext) -> list[Candidate | Blend]:
         fit("tradaboost", True, boosted),
         fit("lgbm_source_features", True, lambda target: trees(target, with_features=True)),
         Blend("blend", ("transfer", "lgbm_pooled")),
-        Blend("blend_all", ("transfer", "lgbm_pooled", "lgbm_weighted", "lgbm_source_features")),
+        # `pooled` (a linear model beside three tree models and a network) was added after the
+        # loan benchmark's CV predictions, replayed offline over seeds 0-9, scored the five-way
+        # mean 0.002 AUC above the four-way one (README: How the registered model is chosen).
+        Blend(
+            "blend_all",
+            ("transfer", "lgbm_pooled", "lgbm_weighted", "lgbm_source_features", "pooled"),
+        ),
     ]
