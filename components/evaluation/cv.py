@@ -65,6 +65,28 @@ def repeat_scores(y: np.ndarray, oof: np.ndarray, metric: Metric) -> list[float]
     return [float(metric(y, p)) for p in oof]
 
 
+def cv_score(y: np.ndarray, oof: np.ndarray, metric: Metric, rows: np.ndarray) -> float:
+    """A candidate's CV estimate on the labelled rows at positions `rows` (a bootstrap
+    draw, or all of them): the mean over repeats of the out-of-fold score."""
+    return float(np.mean(repeat_scores(y[rows], oof[:, rows], metric)))
+
+
+def bootstrap_sd(
+    y: np.ndarray, statistic: Callable[[np.ndarray], float], draws: int = 200, seed: int = 0
+) -> float:
+    """Standard deviation of `statistic(rows)` over bootstrap resamples of the labelled
+    rows; a draw without every class has no score and is skipped. The same seed gives the
+    same draws, so two statistics are resampled alike."""
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(draws):
+        rows = rng.integers(0, len(y), len(y))
+        if len(np.unique(y[rows])) < len(np.unique(y)):
+            continue
+        values.append(statistic(rows))
+    return float(np.std(values, ddof=1))
+
+
 def paired_se(
     y: np.ndarray, a: np.ndarray, b: np.ndarray, metric: Metric, draws: int = 200, seed: int = 0
 ) -> float:
@@ -73,23 +95,24 @@ def paired_se(
     so the noise the two share (which rows happen to be labelled) cancels. Only the repeats
     both ran count (a raced-out candidate ran one)."""
     a, b = a[: len(b)], b[: len(a)]
-    rng = np.random.default_rng(seed)
-    diffs = []
-    for _ in range(draws):
-        rows = rng.integers(0, len(y), len(y))
-        if len(np.unique(y[rows])) < len(np.unique(y)):
-            continue  # a draw without every class has no score
-        diffs.append(
-            np.mean(repeat_scores(y[rows], a[:, rows], metric))
-            - np.mean(repeat_scores(y[rows], b[:, rows], metric))
-        )
-    return float(np.std(diffs, ddof=1))
+    return bootstrap_sd(
+        y, lambda rows: cv_score(y, a, metric, rows) - cv_score(y, b, metric, rows), draws, seed
+    )
+
+
+def score_se(
+    y: np.ndarray, oof: np.ndarray, metric: Metric, draws: int = 200, seed: int = 0
+) -> float:
+    """Bootstrap standard error of one candidate's CV estimate over the labelled rows: how
+    much it would move had other rows been labelled. With one repeat there is no spread
+    over repeats, and with several that spread leaves this, the larger noise, out."""
+    return bootstrap_sd(y, lambda rows: cv_score(y, oof, metric, rows), draws, seed)
 
 
 @dataclass(frozen=True)
 class CVResult:
-    """`table`: one row per candidate that trained (mean and std over the repeats it ran,
-    how many it ran, transfer, seconds spent training, a blend's members joined by commas,
+    """`table`: one row per candidate that trained (mean over the repeats it ran, its
+    bootstrap SE over the labelled rows (`score_se`), how many repeats it ran, transfer, seconds spent training, a blend's members joined by commas,
     one column per repeat); `failed`: candidate -> why it could not train; `folds`: the
     folds used; `oof`: candidate -> its out_of_fold predictions (a row per repeat it ran)."""
 
@@ -215,7 +238,7 @@ def cross_validate(
         {
             name: {
                 "mean": float(np.mean(s)),
-                "std": float(np.std(s, ddof=1)) if len(s) > 1 else 0.0,
+                "se": score_se(y, oof[name], metric, seed=seed),
                 "repeats": len(s),
                 "transfer": transfer[name],
                 "seconds": fits.seconds.get(name, 0.0),

@@ -194,7 +194,7 @@ def choose_model(
         else:
             model_uri = log_scorer(Path(paths[choice.name]), target).model_uri
         table = (
-            cv.table[["mean", "std", "repeats", "transfer", "seconds", "members"]]
+            cv.table[["mean", "se", "repeats", "transfer", "seconds", "members"]]
             if cv
             else pd.DataFrame()
         )
@@ -226,7 +226,7 @@ def result(run_id, choice: Choice, model_uri: str, paths: dict, failed: dict, ta
         "cv": {
             n: {
                 "mean": float(r["mean"]),
-                "std": float(r["std"]),
+                "se": float(r["se"]),
                 "transfer": bool(r["transfer"]),
                 "seconds": float(r["seconds"]),
                 "repeats": int(r["repeats"]),
@@ -241,9 +241,9 @@ def choice_text(choice: Choice, table: pd.DataFrame, failed: dict, metric: str) 
     """The CV table, the failures and the choice in words (printed and logged)."""
     lines = []
     if not table.empty:
-        shown = table.drop(columns="members").astype({"mean": float, "std": float})
+        shown = table.drop(columns="members").astype({"mean": float, "se": float})
         shown = shown.sort_values("mean", ascending=False)
-        shown.columns = [f"cv_{metric}", f"cv_{metric}_std", "cv_repeats", "transfer", "cv_seconds"]
+        shown.columns = [f"cv_{metric}", f"cv_{metric}_se", "cv_repeats", "transfer", "cv_seconds"]
         lines.append(to_markdown(shown.round(4)))
     lines += [f"candidate {name} skipped: {why}" for name, why in failed.items()]
     lines.append(f"chose {choice.name}: {choice.reason}")

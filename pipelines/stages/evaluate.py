@@ -31,7 +31,7 @@ def shown_columns(metric: str) -> list[str]:
     """The table's columns: the headline metric with its interval and CV estimate, whether
     it is the registered model, then (tables) the rest."""
     rest = [m for m in METRIC_NAMES if m not in (metric, "base_rate")] if metric == "auc" else []
-    cv = [f"cv_{metric}", f"cv_{metric}_std", "registered"]
+    cv = [f"cv_{metric}", f"cv_{metric}_se", "registered"]
     return [metric, f"{metric}_lo", f"{metric}_hi", *cv, *rest]
 
 
@@ -74,13 +74,13 @@ def log_explanations(config: PipelineConfig, workdir: str, chosen: dict, columns
 
 
 def with_choice(table: pd.DataFrame, chosen: dict, metric: str) -> pd.DataFrame:
-    """The arms table with each candidate's CV estimate (mean, std) and the registered one
+    """The arms table with each candidate's CV estimate (mean, its bootstrap SE) and the registered one
     marked."""
     cv = chosen.get("cv") or {}
     table = table.assign(
         **{
             f"cv_{metric}": [cv.get(a, {}).get("mean", np.nan) for a in table.index],
-            f"cv_{metric}_std": [cv.get(a, {}).get("std", np.nan) for a in table.index],
+            f"cv_{metric}_se": [cv.get(a, {}).get("se", np.nan) for a in table.index],
             "registered": [a == chosen["choice"]["name"] for a in table.index],
         }
     )

@@ -16,6 +16,7 @@ from components.evaluation.cv import (
     oof_frame,
     paired_se,
     pick,
+    score_se,
 )
 
 
@@ -263,3 +264,23 @@ def test_racing_keeps_candidates_within_the_noise_of_the_leader():
     ]
     cv = cross_validate(candidates, rows, y, roc_auc_score, make_folds(y, 5, 2, 0), 3.0)
     assert set(cv.table["repeats"]) == {2}
+
+
+def test_the_table_gives_each_candidate_the_bootstrap_se_of_its_cv_estimate():
+    """With one repeat there is no spread over repeats; the table's `se` is the bootstrap
+    SE over the labelled rows: 0 for a perfect ranker, larger on fewer rows."""
+    rows, y = labelled(200)
+    rows["perfect"] = y
+    candidates = [
+        Candidate("good", False, lambda t: Fixed("good")),
+        Candidate("perfect", False, lambda t: Fixed("perfect")),
+    ]
+    cv = cross_validate(candidates, rows, y, roc_auc_score, make_folds(y, 5, 1, 0))
+    se = cv.table["se"].astype(float)
+    assert se["perfect"] == 0.0 and 0.005 < se["good"] < 0.1
+    assert se["good"] == score_se(y, cv.oof["good"], roc_auc_score)
+    half = np.r_[0:50, 100:150]
+    small = cross_validate(
+        candidates[:1], rows.iloc[half], y[half], roc_auc_score, make_folds(y[half], 5, 1, 0)
+    )
+    assert small.table.loc["good", "se"] > se["good"]
