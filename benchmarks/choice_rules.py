@@ -2,12 +2,15 @@
 seed in a store kept by `loan_marketing.py --store DIR`, read the choose stage's out-of-fold
 predictions (`choice/cv_predictions.csv`) and the run's test metrics (`summary-<seed>.json`),
 and ask `components.evaluation.cv.choose` what it would register under each `choice.prefer` x
-`choice.tolerance_se` x `choice.race_se`. No training: the same CV predictions, the product's
-own rule. The test rows score the rules here, so a default picked from this table is picked
-with them in view. Prints one JSON line.
+`choice.tolerance_se` x `choice.race_se`, on all the CV repeats the runs made or on the
+first alone (`--repeats first`: the choice `choice.repeats: 1` makes, since a repeated
+k-fold's first repeat is the same split whatever the number of repeats). No training: the
+same CV predictions, the product's own rule. The test rows score the rules here, so a
+default picked from this table is picked with them in view. Prints one JSON line.
 
     uv run python benchmarks/loan_marketing.py --store /tmp/loan
     uv run python benchmarks/choice_rules.py /tmp/loan [--tolerance 0 1 2 3] [--race none 2 3]
+        [--repeats all first]
 """
 
 from __future__ import annotations
@@ -86,6 +89,13 @@ def main() -> None:
     parser.add_argument(
         "--race", nargs="+", default=["none"], help="choice.race_se values ('none': no racing)"
     )
+    parser.add_argument(
+        "--repeats",
+        nargs="+",
+        choices=["all", "first"],
+        default=["all"],
+        help="the CV repeats a rule sees: all the runs made, or the first alone",
+    )
     args = parser.parse_args()
     os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
     mlflow.set_tracking_uri(f"sqlite:///{args.store.resolve() / 'mlflow.db'}")
@@ -96,13 +106,14 @@ def main() -> None:
     auc = {a: np.array([summaries[s]["metrics"][a]["auc"] for s in seeds]) for a in arms}
     rules = []
     races = [None if r == "none" else float(r) for r in args.race]
-    for (label, prefer), tolerance, race in product(PREFERENCES.items(), args.tolerance, races):
-        chosen = [
-            replay(predictions[s], summaries[s]["cv"], s, prefer, tolerance, race) for s in seeds
-        ]
+    grid = product(args.repeats, PREFERENCES.items(), args.tolerance, races)
+    for repeats, (label, prefer), tolerance, race in grid:
+        seen = {s: p if repeats == "all" else p[p["repeat"] == 0] for s, p in predictions.items()}
+        chosen = [replay(seen[s], summaries[s]["cv"], s, prefer, tolerance, race) for s in seeds]
         registered = np.array([auc[c][i] for i, c in enumerate(chosen)])
         rules.append(
             {
+                "repeats": repeats,
                 "prefer": label,
                 "tolerance_se": tolerance,
                 "race_se": race,
