@@ -73,6 +73,16 @@ def check_input(
         raise StepstoneError(f"cannot score {path}: {error}") from None
 
 
+def signature_columns(model: mlflow.pyfunc.PyFuncModel, rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows' columns the model's input signature names (all of them for a model without
+    named inputs): the others, such as a customer id the model never saw, stay in the output
+    but are not sent, so MLflow has none to warn about ignoring."""
+    schema = model.metadata.get_input_schema()
+    if schema is None or not schema.has_input_names():
+        return rows
+    return rows[[name for name in schema.input_names() if name in rows.columns]]
+
+
 def score_csv(
     model_uri: str, input_path: Path, output_path: Path, separator: str | None = None
 ) -> tuple[int, InputReport | None]:
@@ -95,7 +105,7 @@ def score_csv(
     scorer_log = logging.getLogger("stepstone.scorer")
     was, scorer_log.disabled = scorer_log.disabled, True
     try:
-        answer = model.predict(rows)
+        answer = model.predict(signature_columns(model, rows))
     finally:
         scorer_log.disabled = was
     scored = pd.concat([rows.reset_index(drop=True), answer.reset_index(drop=True)], axis=1)

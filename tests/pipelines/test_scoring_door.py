@@ -175,6 +175,18 @@ def test_good_rows_have_no_warning(model_uri, store, customers, tmp_path, monkey
     assert list(pd.read_csv(ranked)["rank"]) == list(range(1, len(customers) + 1))
 
 
+def test_columns_the_model_never_saw_are_kept_not_sent(
+    model_uri, store, customers, tmp_path, monkeypatch, capsys, caplog
+):
+    rows = customers.assign(customer_id=[f"c{i}" for i in range(len(customers))])
+    code, _, err, ranked = score(model_uri, store, rows, tmp_path, monkeypatch, capsys)
+    assert code == 0, err
+    assert "extra inputs" not in err + caplog.text  # MLflow's warning, logged
+    scored = pd.read_csv(ranked).sort_values("customer_id", key=lambda c: c.str[1:].astype(int))
+    assert list(scored["customer_id"]) == list(rows["customer_id"])
+    assert scored["score"].between(0, 1).all()
+
+
 def post(port: int, frame: pd.DataFrame) -> tuple[int, dict]:
     body = json.dumps({"dataframe_split": json.loads(frame.to_json(orient="split", index=False))})
     request = urllib.request.Request(
