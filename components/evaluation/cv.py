@@ -104,17 +104,18 @@ def score_se(
     y: np.ndarray, oof: np.ndarray, metric: Metric, draws: int = 200, seed: int = 0
 ) -> float:
     """Bootstrap standard error of one candidate's CV estimate over the labelled rows: how
-    much it would move had other rows been labelled. With one repeat there is no spread
-    over repeats, and with several that spread leaves this, the larger noise, out."""
+    much it would move had other rows been labelled. This is the larger noise; the spread
+    over repeats (0 with one repeat) measures only how the folds fell."""
     return bootstrap_sd(y, lambda rows: cv_score(y, oof, metric, rows), draws, seed)
 
 
 @dataclass(frozen=True)
 class CVResult:
     """`table`: one row per candidate that trained (mean over the repeats it ran, its
-    bootstrap SE over the labelled rows (`score_se`), how many repeats it ran, transfer, seconds spent training, a blend's members joined by commas,
-    one column per repeat); `failed`: candidate -> why it could not train; `folds`: the
-    folds used; `oof`: candidate -> its out_of_fold predictions (a row per repeat it ran)."""
+    bootstrap SE over the labelled rows (`score_se`), how many repeats it ran, transfer,
+    seconds spent training, a blend's members joined by commas, one column per repeat);
+    `failed`: candidate -> why it could not train; `folds`: the folds used; `oof`:
+    candidate -> its out_of_fold predictions (a row per repeat it ran)."""
 
     table: pd.DataFrame
     failed: dict[str, str]

@@ -74,8 +74,8 @@ def log_explanations(config: PipelineConfig, workdir: str, chosen: dict, columns
 
 
 def with_choice(table: pd.DataFrame, chosen: dict, metric: str) -> pd.DataFrame:
-    """The arms table with each candidate's CV estimate (mean, its bootstrap SE) and the registered one
-    marked."""
+    """The arms table with each candidate's CV estimate (mean, its bootstrap SE) and the
+    registered one marked."""
     cv = chosen.get("cv") or {}
     table = table.assign(
         **{
